@@ -1,0 +1,81 @@
+"""deepgrad: deep learning built up from the computational graph, on NumPy.
+
+>>> import deepgrad as dg
+>>> x = dg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad
+array([2., 4., 6.], dtype=float32)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _methods  # noqa: F401  (installs Tensor operators and methods)
+from .autograd import Context, Function, enable_grad, is_grad_enabled, no_grad
+from .ops import *  # noqa: F401,F403
+from .random import default_generator, manual_seed, seed
+from .tensor import Tensor, as_tensor, tensor
+
+__version__ = "0.1.0"
+
+float32 = np.float32
+float64 = np.float64
+int64 = np.int64
+int32 = np.int32
+bool_ = np.bool_
+
+
+def _factory(fn):
+    def make(*shape, dtype=np.float32, requires_grad=False):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return Tensor(fn(shape, dtype), requires_grad=requires_grad)
+
+    return make
+
+
+zeros = _factory(lambda s, d: np.zeros(s, d))
+ones = _factory(lambda s, d: np.ones(s, d))
+empty = zeros
+
+
+def randn(*shape, dtype=np.float32, requires_grad=False, generator=None):
+    """Standard-normal samples from the library generator (see ``deepgrad.manual_seed``)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    g = generator or default_generator()
+    return Tensor(g.standard_normal(shape, dtype=np.dtype(dtype)), requires_grad=requires_grad)
+
+
+def rand(*shape, dtype=np.float32, requires_grad=False, generator=None):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    g = generator or default_generator()
+    return Tensor(g.random(shape, dtype=np.dtype(dtype)), requires_grad=requires_grad)
+
+
+def full(shape, fill_value, dtype=np.float32, requires_grad=False):
+    return Tensor(np.full(shape, fill_value, dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t, dtype=None, requires_grad=False):
+    return Tensor(np.zeros_like(t.data, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False):
+    return Tensor(np.ones_like(t.data, dtype=dtype), requires_grad=requires_grad)
+
+
+def arange(*args, dtype=None):
+    arr = np.arange(*args)
+    return Tensor(arr if dtype is None else arr.astype(dtype), dtype=None if dtype is None else dtype)
+
+
+def eye(n, m=None, dtype=np.float32):
+    return Tensor(np.eye(n, m, dtype=dtype))
+
+
+def from_numpy(arr: np.ndarray) -> Tensor:
+    """Wrap an ndarray without copying (keeps its dtype)."""
+    return Tensor._wrap(np.asarray(arr))

@@ -1,0 +1,56 @@
+"""``deepgrad.nn.functional``: PyTorch's ``torch.nn.functional`` names and signatures.
+
+Port PyTorch code by changing the import. Where PyTorch says ``dim`` this module
+accepts ``dim`` (and NumPy's ``axis``).
+"""
+from __future__ import annotations
+
+from .. import ops
+from ..ops import (  # noqa: F401  (re-exported unchanged)
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    dropout,
+    elu,
+    gelu,
+    leaky_relu,
+    linear,
+    mse_loss,
+    nll_loss,
+    relu,
+    sigmoid,
+    softplus,
+    tanh,
+)
+
+
+def _dim(dim, axis, default=-1):
+    if dim is not None and axis is not None and dim != axis:
+        raise ValueError("give dim or axis, not both")
+    return dim if dim is not None else (axis if axis is not None else default)
+
+
+def softmax(input, dim=None, axis=None):
+    return ops.softmax(input, _dim(dim, axis))
+
+
+def log_softmax(input, dim=None, axis=None):
+    return ops.log_softmax(input, _dim(dim, axis))
+
+
+def logsigmoid(input):
+    return -ops.softplus(-input)
+
+
+def silu(input):
+    return input * ops.sigmoid(input)
+
+
+def one_hot(tensor, num_classes=-1):
+    import numpy as np
+
+    from ..tensor import Tensor
+
+    idx = np.asarray(getattr(tensor, "data", tensor))
+    n = int(idx.max()) + 1 if num_classes < 0 else num_classes
+    return Tensor._wrap(np.eye(n, dtype=np.int64)[idx])

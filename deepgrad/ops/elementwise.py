@@ -1,0 +1,347 @@
+"""Elementwise arithmetic and math: forward and backward side by side.
+
+Each binary op accepts a Tensor or a plain number/array on either side and
+broadcasts like NumPy; the engine (``autograd.unbroadcast``) sums gradients back to
+each input's shape, so the backward rules below are written for same-shaped inputs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+
+
+def _shape(x):
+    return np.shape(x)
+
+
+def _binary(op_name, ufunc, a, b):
+    try:
+        return ufunc(a, b)
+    except ValueError as e:
+        if "broadcast" in str(e):
+            raise ValueError(
+                f"{op_name}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together"
+            ) from None
+        raise
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return _binary("add", np.add, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return _binary("sub", np.subtract, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, (-grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = a, b
+        return _binary("mul", np.multiply, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        na, nb = ctx.needs_input_grad
+        return (grad * ctx.b if na else None), (grad * ctx.a if nb else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _binary("div", np.true_divide, a, b)
+        ctx.b, ctx.out = b, out
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        na, nb = ctx.needs_input_grad
+        ga = grad / ctx.b if na else None
+        gb = -grad * ctx.out / ctx.b if nb else None
+        return ga, gb
+
+
+class Pow(Function):
+    """``a ** b``; d/da = b a^(b-1), d/db = a^b log a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = _binary("pow", np.power, a, b)
+        ctx.a, ctx.b, ctx.out = a, b, out
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        na, nb = ctx.needs_input_grad
+        a, b = ctx.a, ctx.b
+        ga = gb = None
+        if na:
+            if isinstance(b, (int, float)) and b == 2:
+                ga = grad * 2 * a
+            else:
+                ga = grad * b * np.power(a, b - 1)
+        if nb:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = grad * ctx.out * np.log(a)
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / ctx.a
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad / (2 * ctx.out)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.a = a
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * np.sign(ctx.a)
+
+
+class Clip(Function):
+    """Clamp to [a_min, a_max]; the gradient passes where a_min <= x <= a_max (as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, a_min, a_max):
+        ctx.a, ctx.lo, ctx.hi = a, a_min, a_max
+        return np.clip(a, a_min, a_max)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a = ctx.a
+        mask = np.ones(a.shape, dtype=bool)
+        if ctx.lo is not None:
+            mask &= a >= ctx.lo
+        if ctx.hi is not None:
+            mask &= a <= ctx.hi
+        return grad * mask, None, None
+
+
+class Maximum(Function):
+    """Elementwise max; on ties each side gets half the gradient (as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = a, b
+        return _binary("maximum", np.maximum, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.a, ctx.b
+        wa = (a > b) + 0.5 * (a == b)
+        na, nb = ctx.needs_input_grad
+        return (grad * wa if na else None), (grad * (1 - wa) if nb else None)
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.a, ctx.b = a, b
+        return _binary("minimum", np.minimum, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.a, ctx.b
+        wa = (a < b) + 0.5 * (a == b)
+        na, nb = ctx.needs_input_grad
+        return (grad * wa if na else None), (grad * (1 - wa) if nb else None)
+
+
+class Where(Function):
+    """``condition ? x : y``; the condition is a boolean array and gets no gradient."""
+
+    @staticmethod
+    def forward(ctx, cond, x, y):
+        cond = np.asarray(cond, dtype=bool)
+        ctx.cond = cond
+        try:
+            return np.where(cond, x, y)
+        except ValueError:
+            raise ValueError(
+                f"where: shapes {_shape(cond)}, {_shape(x)} and {_shape(y)} cannot be broadcast together"
+            ) from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        _, nx, ny = ctx.needs_input_grad
+        zero = np.zeros((), dtype=grad.dtype)
+        gx = np.where(ctx.cond, grad, zero) if nx else None
+        gy = np.where(ctx.cond, zero, grad) if ny else None
+        return None, gx, gy
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.dtype), None
+
+
+# ----- public functions --------------------------------------------------------------
+def add(a, b):
+    return Add.apply(a, b)
+
+
+def sub(a, b):
+    return Sub.apply(a, b)
+
+
+subtract = sub
+
+
+def mul(a, b):
+    return Mul.apply(a, b)
+
+
+multiply = mul
+
+
+def div(a, b):
+    return Div.apply(a, b)
+
+
+divide = true_divide = div
+
+
+def pow(a, b):  # noqa: A001 - NumPy's name
+    return Pow.apply(a, b)
+
+
+power = pow
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+negative = neg
+
+
+def exp(a):
+    return Exp.apply(a)
+
+
+def log(a):
+    return Log.apply(a)
+
+
+def sqrt(a):
+    return Sqrt.apply(a)
+
+
+def abs(a):  # noqa: A001 - NumPy's name
+    return Abs.apply(a)
+
+
+def clip(a, a_min=None, a_max=None):
+    if a_min is None and a_max is None:
+        raise ValueError("clip: give a_min, a_max or both")
+    return Clip.apply(a, a_min, a_max)
+
+
+clamp = clip
+
+
+def maximum(a, b):
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    return Minimum.apply(a, b)
+
+
+def where(condition, x, y):
+    if isinstance(condition, Tensor):
+        condition = condition.data
+    return Where.apply(condition, x, y)
+
+
+def cast(a, dtype):
+    dtype = np.dtype(dtype)
+    if dtype == a.dtype:
+        return a
+    if dtype.kind != "f":
+        return Tensor._wrap(a.data.astype(dtype))
+    return Cast.apply(a, dtype)
+
+
+def _compare(ufunc):
+    def op(a, b):
+        a = a.data if isinstance(a, Tensor) else a
+        b = b.data if isinstance(b, Tensor) else b
+        return Tensor._wrap(np.asarray(ufunc(a, b)))
+
+    return op
+
+
+equal = _compare(np.equal)
+not_equal = _compare(np.not_equal)
+less = _compare(np.less)
+less_equal = _compare(np.less_equal)
+greater = _compare(np.greater)
+greater_equal = _compare(np.greater_equal)
+
+
+def sign(a):
+    return Tensor._wrap(np.sign(a.data))
