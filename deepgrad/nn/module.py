@@ -6,6 +6,7 @@ every weight of a model without any bookkeeping by the user.
 """
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from typing import Iterator
 
@@ -19,6 +20,22 @@ class Module:
     """Subclass it, create parameters and sub-modules in ``__init__``, write ``forward``."""
 
     training: bool
+
+    def __init_subclass__(cls, **kwargs):
+        # Record the arguments of the outermost constructor call as ``self._init_args``
+        # ((args, kwargs)): model files describe the architecture with them as JSON.
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def wrapped(self, *args, **kw):
+            if "_init_args" not in self.__dict__:
+                self.__dict__["_init_args"] = (args, kw)
+            init(self, *args, **kw)
+
+        cls.__init__ = wrapped
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
