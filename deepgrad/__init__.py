@@ -17,6 +17,8 @@ from .ops import *  # noqa: F401,F403
 from .random import default_generator, manual_seed, seed
 from .tensor import Tensor, as_tensor, tensor
 
+from . import check, nn  # noqa: E402,F401  (after the core they build on)
+
 __version__ = "0.1.0"
 
 float32 = np.float32

@@ -16,6 +16,13 @@ from ..tensor import Tensor
 from .parameter import Parameter
 
 
+def _shape_str(out) -> str:
+    if isinstance(out, (tuple, list)):
+        return ", ".join(_shape_str(o) for o in out)
+    shape = getattr(out, "shape", None)
+    return str(tuple(shape)) if shape is not None else type(out).__name__
+
+
 class Module:
     """Subclass it, create parameters and sub-modules in ``__init__``, write ``forward``."""
 
@@ -225,3 +232,90 @@ class Module:
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         return int(sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only))
+
+    # ----- dtype ---------------------------------------------------------------------------
+    def to(self, dtype) -> "Module":
+        """Cast every floating parameter and buffer to ``dtype`` (e.g. float64 for gradient checks).
+
+        Do this before creating an optimizer: optimizers pack parameters into their own buffers."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, got {dtype}")
+        for m in self.modules():
+            for p in m._parameters.values():
+                if p is not None and p.data.dtype != dtype:
+                    p.data = p.data.astype(dtype)
+                    if p.grad is not None:
+                        p.grad = p.grad.astype(dtype)
+            for name, b in list(m._buffers.items()):
+                if b is not None and b.dtype.kind == "f" and b.dtype != dtype:
+                    m.register_buffer(name, b.astype(dtype))
+        return self
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    # ----- summary -------------------------------------------------------------------------
+    def summary(self, input_shape=None, dtype=np.float32) -> str:
+        """A table of every sub-module: name, type, output shape and number of parameters.
+
+        ``input_shape`` is the full shape of one input batch, e.g. ``(1, 784)`` or
+        ``(1, 3, 32, 32)``; when given, a forward pass on zeros (without gradients, in
+        eval mode, training mode restored afterwards) records each layer's output shape.
+        Ends with the total, trainable and non-trainable parameter counts.
+        """
+        from ..autograd import no_grad
+
+        names = list(self.named_modules())
+        shapes: dict[int, str] = {}
+        if input_shape is not None:
+            modes = {id(m): m.training for _, m in names}
+            patched = []
+
+            def record(m, orig):
+                def forward(*args, **kwargs):
+                    out = orig(*args, **kwargs)
+                    shapes[id(m)] = _shape_str(out)
+                    return out
+
+                return forward
+
+            for _, m in names:
+                object.__setattr__(m, "forward", record(m, m.forward))
+                patched.append(m)
+            try:
+                self.eval()
+                with no_grad():
+                    self(Tensor._wrap(np.zeros(tuple(input_shape), dtype=dtype)))
+            finally:
+                for m in patched:
+                    object.__delattr__(m, "forward")
+                for _, m in names:
+                    object.__setattr__(m, "training", modes[id(m)])
+
+        rows = []
+        for name, m in names:
+            own = sum(p.data.size for p in m._parameters.values() if p is not None)
+            depth = name.count(".") + 1 if name else 0
+            label = ("  " * max(depth - 1, 0) + name.split(".")[-1]) if name else "(model)"
+            rows.append((label, type(m).__name__, shapes.get(id(m), "-"), f"{own:,}" if own else "-"))
+        head = ("Layer", "Type", "Output shape", "Params")
+        if input_shape is None:
+            rows = [(a, b, d) for a, b, _, d in rows]
+            head = ("Layer", "Type", "Params")
+        widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+
+        def fmt(r):
+            cells = [str(c).ljust(w) for c, w in zip(r[:-1], widths[:-1])]
+            return "  ".join(cells + [str(r[-1]).rjust(widths[-1])])
+
+        total = self.num_parameters()
+        trainable = self.num_parameters(trainable_only=True)
+        line = "-" * len(fmt(head))
+        out = [fmt(head), line, *(fmt(r) for r in rows), line,
+               f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+               f"Non-trainable params: {total - trainable:,}"]
+        return "\n".join(out)

@@ -133,7 +133,8 @@ def var(a, axis=None, keepdims=False, ddof=0):
 
 
 def std(a, axis=None, keepdims=False, ddof=0):
-    return sqrt(var(a, axis=axis, keepdims=keepdims, ddof=ddof))
+    axes = normalize_axes(axis, a.ndim, "std")
+    return sqrt(Var.apply(a, axes, keepdims, ddof))
 
 
 def logsumexp(a, axis=None, keepdims=False):

@@ -1,0 +1,396 @@
+"""Convolutions (course 4, week 1): ``conv2d``, ``conv1d`` and ``conv_transpose2d``.
+
+The API is NCHW, as in PyTorch: input ``(N, C, H, W)``, weight
+``(C_out, C_in / groups, kh, kw)``. A convolution is a matrix product in disguise
+("im2col"): copy every receptive field of the (padded) input into a column,
+
+    cols[(c, ki, kj), (i, j, n)] = x_pad[c, i*sh + ki*dh, j*sw + kj*dw, n]
+
+and then ``out = W.reshape(C_out, -1) @ cols`` is ONE BLAS GEMM (per group). The
+backward pass is two more GEMMs, ``dW = dout @ cols.T`` and ``dcols = W.T @ dout``,
+and "col2im" adds every column of ``dcols`` back to the input position it came from
+(a loop over the kh*kw kernel offsets, each one a vectorized strided add).
+
+Why the batch is innermost inside: the speed of im2col/col2im is decided by how
+long the contiguous runs of memory they copy are. Internally the activations are
+laid out ``(C, H, W, N)`` (batch innermost), so every copied run is at least N
+elements long (``Wo * N`` at stride 1), instead of ``Wo`` elements in NCHW. The
+outputs are returned as NCHW-*shaped* views of that buffer (a free transpose), and
+elementwise NumPy ops (bias, ReLU, BatchNorm) keep that memory order, so the next
+convolution or pooling op finds its input already batch-innermost and does not copy
+it. Values are identical either way; only the strides differ.
+
+Memory is bounded: an im2col buffer larger than ``IM2COL_BUDGET_BYTES`` is built
+and consumed in chunks of output rows, and is recomputed in the backward pass
+instead of being kept.
+
+``conv_transpose2d`` is the backward-data pass of ``conv2d`` run forward
+(col2im of ``W.T @ x``), and its own backward is an ordinary convolution.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd import Function
+
+#: The largest im2col buffer (bytes) built at once; bigger ones are split into row chunks.
+IM2COL_BUDGET_BYTES = 64 * 2**20
+
+_Geom = namedtuple("_Geom", "kh kw sh sw dh dw Ho Wo")
+
+
+# ----- argument handling ------------------------------------------------------------------
+def _pair(v, name: str, op: str) -> tuple:
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+        out = (int(v[0]), int(v[1]))
+    else:
+        out = (int(v), int(v))
+    return out
+
+
+def _single(v, name: str, op: str) -> int:
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
+        v = v[0]
+    return int(v)
+
+
+def _resolve_padding(padding, kernel, dilation, stride, op: str):
+    """Padding as ((top, bottom), (left, right)); accepts int, pair, 'same', 'valid'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+            out = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                out.append((total // 2, total - total // 2))  # extra row/column at the end, like PyTorch
+            return tuple(out)
+        raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    ph, pw = _pair(padding, "padding", op)
+    if ph < 0 or pw < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
+    return (ph, ph), (pw, pw)
+
+
+def _check_positive(op, **vals):
+    for name, v in vals.items():
+        if min(v) < 1:
+            raise ValueError(f"{op}: {name} must be positive, got {v}")
+
+
+# ----- layout helpers ------------------------------------------------------------------------
+def _chwn_padded(x: np.ndarray, pads, fill=0.0) -> np.ndarray:
+    """NCHW (any strides) -> contiguous padded (C, H+pt+pb, W+pl+pr, N) in one copy."""
+    (pt, pb), (pl, pr) = pads
+    chwn = x.transpose(1, 2, 3, 0)
+    if pt == pb == pl == pr == 0:
+        return np.ascontiguousarray(chwn)
+    N, C, H, W = x.shape
+    out = np.empty((C, H + pt + pb, W + pl + pr, N), dtype=x.dtype)
+    if fill == 0.0:
+        # zero only the border: the interior is overwritten just below
+        out[:, :pt] = 0
+        out[:, pt + H :] = 0
+        out[:, pt : pt + H, :pl] = 0
+        out[:, pt : pt + H, pl + W :] = 0
+    else:
+        out.fill(fill)
+    out[:, pt : pt + H, pl : pl + W] = chwn
+    return out
+
+
+def _chwn(x: np.ndarray) -> np.ndarray:
+    """NCHW-shaped array -> contiguous (C, H, W, N); free when x came from a conv/pool here."""
+    return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+
+
+def _nchw(x: np.ndarray) -> np.ndarray:
+    """(C, H, W, N) buffer -> NCHW-shaped view (no copy)."""
+    return x.transpose(3, 0, 1, 2)
+
+
+def _row_chunk(bytes_per_row: int, Ho: int) -> int:
+    return max(1, min(Ho, IM2COL_BUDGET_BYTES // max(1, bytes_per_row)))
+
+
+# ----- im2col / col2im on (C, H, W, N) ----------------------------------------------------------
+def _im2col(xp: np.ndarray, g: _Geom, i0: int, i1: int) -> np.ndarray:
+    """Receptive fields of output rows [i0, i1) as a (C*kh*kw, (i1-i0)*Wo*N) matrix (one copy)."""
+    C, _, _, N = xp.shape
+    s0, s1, s2, s3 = xp.strides
+    base = xp[:, i0 * g.sh :]
+    view = as_strided(
+        base,
+        shape=(C, g.kh, g.kw, i1 - i0, g.Wo, N),
+        strides=(s0, g.dh * s1, g.dw * s2, g.sh * s1, g.sw * s2, s3),
+        writeable=False,
+    )
+    cols = np.empty(view.shape, dtype=xp.dtype)
+    np.copyto(cols, view)
+    return cols.reshape(C * g.kh * g.kw, -1)
+
+
+def _col2im_add(dxp: np.ndarray, dcols: np.ndarray, g: _Geom, i0: int, i1: int) -> None:
+    """Add each column of ``dcols`` ((C*kh*kw, rows*Wo*N)) back onto the input it was copied from."""
+    C, _, _, N = dxp.shape
+    rows = i1 - i0
+    d6 = dcols.reshape(C, g.kh, g.kw, rows, g.Wo, N)
+    for ki in range(g.kh):
+        r0 = i0 * g.sh + ki * g.dh
+        rs = slice(r0, r0 + g.sh * (rows - 1) + 1, g.sh)
+        for kj in range(g.kw):
+            c0 = kj * g.dw
+            dxp[:, rs, c0 : c0 + g.sw * (g.Wo - 1) + 1 : g.sw] += d6[:, ki, kj]
+
+
+# ----- the correlation core: out[co] = sum_c W[co, c] * x[c] over the kernel window -------------
+def _gemm(w3: np.ndarray, m3: np.ndarray) -> np.ndarray:
+    """Per-group product (g, a, k) @ (g, k, L) -> (g, a, L); a plain 2-D GEMM when g == 1."""
+    if w3.shape[0] == 1:
+        return (w3[0] @ m3[0])[None]
+    return np.matmul(w3, m3)
+
+
+def _corr_forward(xp: np.ndarray, w3: np.ndarray, g: _Geom, keep_cols: bool):
+    """xp (C, Hp, Wp, N), w3 (groups, Cout/groups, C/groups*kh*kw) -> out (Cout, Ho, Wo, N).
+
+    Returns ``(out, cols)``; ``cols`` is the whole im2col matrix when it fit in the
+    budget and ``keep_cols`` is set, else None (the backward recomputes it).
+    """
+    C, _, _, N = xp.shape
+    G, Og, K = w3.shape
+    out = np.empty((G * Og, g.Ho, g.Wo, N), dtype=np.result_type(xp.dtype, w3.dtype))
+    rows = _row_chunk(C * g.kh * g.kw * g.Wo * N * xp.itemsize, g.Ho)
+    kept = None
+    for i0 in range(0, g.Ho, rows):
+        i1 = min(g.Ho, i0 + rows)
+        cols = _im2col(xp, g, i0, i1)
+        res = _gemm(w3, cols.reshape(G, K, -1))
+        if rows >= g.Ho:
+            out = res.reshape(G * Og, g.Ho, g.Wo, N)
+            if keep_cols:
+                kept = cols
+        else:
+            out[:, i0:i1] = res.reshape(G * Og, i1 - i0, g.Wo, N)
+    return out, kept
+
+
+def _corr_backward(xp, cols, xp_shape, gout: np.ndarray, w3: np.ndarray, g: _Geom, need_x: bool, need_w: bool):
+    """Gradients of ``_corr_forward``: ``(dxp (C, Hp, Wp, N) or None, dw3 or None)``.
+
+    ``gout`` is (Cout, Ho, Wo, N) contiguous; ``cols`` the kept im2col matrix or None
+    (then it is rebuilt from ``xp`` chunk by chunk).
+    """
+    C, Hp, Wp, N = xp_shape
+    G, Og, K = w3.shape
+    dxp = np.zeros(xp_shape, dtype=gout.dtype) if need_x else None
+    dw3 = None
+    rows = g.Ho if cols is not None else _row_chunk(C * g.kh * g.kw * g.Wo * N * gout.itemsize, g.Ho)
+    wt = w3.transpose(0, 2, 1) if need_x else None
+    for i0 in range(0, g.Ho, rows):
+        i1 = min(g.Ho, i0 + rows)
+        g3 = gout[:, i0:i1].reshape(G, Og, -1)
+        if need_w:
+            c = cols if cols is not None else _im2col(xp, g, i0, i1)
+            c3 = c.reshape(G, K, -1)
+            part = _gemm(g3, c3.transpose(0, 2, 1))
+            dw3 = part if dw3 is None else dw3 + part
+        if need_x:
+            dcols = _gemm(wt, g3)
+            _col2im_add(dxp, dcols.reshape(G * K, -1), g, i0, i1)
+    return dxp, dw3
+
+
+def _out_size(size, pad, k, d, s, op, what):
+    o = (size + pad - d * (k - 1) - 1) // s + 1
+    if o < 1:
+        raise ValueError(
+            f"{op}: the {what} input of size {size} (padded to {size + pad}) is smaller than the "
+            f"dilated kernel {d * (k - 1) + 1}; the output would be empty"
+        )
+    return o
+
+
+def _geometry(x_shape, w_shape, stride, padding, dilation, groups, op):
+    if len(x_shape) != 4:
+        raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got shape {tuple(x_shape)}")
+    if len(w_shape) != 4:
+        raise ValueError(f"{op}: expected a 4-D weight (C_out, C_in/groups, kh, kw), got shape {tuple(w_shape)}")
+    N, C, H, W = x_shape
+    Cout, Cg, kh, kw = w_shape
+    if groups < 1 or C % groups or Cout % groups:
+        raise ValueError(f"{op}: groups={groups} must divide both in_channels={C} and out_channels={Cout}")
+    if Cg * groups != C:
+        raise ValueError(
+            f"{op}: input of shape {tuple(x_shape)} has {C} channels but weight of shape {tuple(w_shape)} "
+            f"expects {Cg * groups} (= {Cg} per group x groups={groups})"
+        )
+    _check_positive(op, stride=stride, dilation=dilation)
+    pads = _resolve_padding(padding, (kh, kw), dilation, stride, op)
+    Ho = _out_size(H, sum(pads[0]), kh, dilation[0], stride[0], op, "height")
+    Wo = _out_size(W, sum(pads[1]), kw, dilation[1], stride[1], op, "width")
+    return pads, _Geom(kh, kw, stride[0], stride[1], dilation[0], dilation[1], Ho, Wo)
+
+
+# ----- conv2d --------------------------------------------------------------------------------------
+class Conv2d(Function):
+    """Cross-correlation ``out[n, co] = b[co] + sum_{c, ki, kj} W[co, c, ki, kj] x_pad[n, c, i*s + ki*d, j*s + kj*d]``.
+
+    x (N, C, H, W), weight (C_out, C/groups, kh, kw), bias (C_out,) or None ->
+    (N, C_out, H_out, W_out) with ``H_out = (H + pt + pb - dh*(kh-1) - 1) // sh + 1``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        pads, g = _geometry(x.shape, weight.shape, stride, padding, dilation, groups, "conv2d")
+        if bias is not None and bias.shape != (weight.shape[0],):
+            raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+        xp = _chwn_padded(x, pads)
+        w3 = weight.reshape(groups, weight.shape[0] // groups, -1)
+        need_w = ctx.needs_input_grad[1]
+        out, cols = _corr_forward(xp, w3, g, keep_cols=need_w)
+        if bias is not None:
+            out += bias.reshape(-1, 1, 1, 1)
+        ctx.g, ctx.pads, ctx.x_shape, ctx.xp_shape = g, pads, x.shape, xp.shape
+        ctx.w3, ctx.w_shape = w3, weight.shape
+        ctx.cols = cols
+        ctx.xp = xp if (need_w and cols is None) else None
+        return _nchw(out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        gout = _chwn(grad)
+        dxp, dw3 = _corr_backward(ctx.xp, ctx.cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx, nw)
+        dx = dw = db = None
+        if nx:
+            (pt, _), (pl, _) = ctx.pads
+            N, C, H, W = ctx.x_shape
+            dx = _nchw(dxp[:, pt : pt + H, pl : pl + W])
+        if nw:
+            dw = dw3.reshape(ctx.w_shape)
+        if nb:
+            db = gout.reshape(gout.shape[0], -1).sum(axis=1)
+        return dx, dw, db, None, None, None, None
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (PyTorch's ``F.conv2d``): input (N, C, H, W), weight (C_out, C/groups, kh, kw).
+
+    ``padding`` is an int, a pair, ``'same'`` (stride 1 only) or ``'valid'``;
+    ``groups=C`` with ``C_out = k*C`` is a depthwise convolution.
+    """
+    return Conv2d.apply(
+        input, weight, bias, _pair(stride, "stride", "conv2d"), padding, _pair(dilation, "dilation", "conv2d"), int(groups)
+    )
+
+
+# ----- conv1d (a conv2d over a height-1 image) -------------------------------------------------------
+class Conv1d(Function):
+    """x (N, C, L), weight (C_out, C/groups, k), bias (C_out,) -> (N, C_out, L_out)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        if x.ndim != 3 or weight.ndim != 3:
+            raise ValueError(
+                f"conv1d: expected input (N, C, L) and weight (C_out, C_in/groups, k), got shapes {x.shape} and {weight.shape}"
+            )
+        pad2 = padding if isinstance(padding, str) else (0, padding)
+        out = Conv2d.forward(ctx, x[:, :, None, :], weight[:, :, None, :], bias, (1, stride), pad2, (1, dilation), groups)
+        return out[:, :, 0, :]
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx, dw, db = Conv2d.backward(ctx, grad[:, :, None, :])[:3]
+        return (
+            None if dx is None else dx[:, :, 0, :],
+            None if dw is None else dw[:, :, 0, :],
+            db, None, None, None, None,
+        )
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution (PyTorch's ``F.conv1d``): input (N, C, L), weight (C_out, C/groups, k)."""
+    if not isinstance(padding, str):
+        padding = _single(padding, "padding", "conv1d")
+    return Conv1d.apply(
+        input, weight, bias, _single(stride, "stride", "conv1d"), padding, _single(dilation, "dilation", "conv1d"), int(groups)
+    )
+
+
+# ----- conv_transpose2d -------------------------------------------------------------------------------
+class ConvTranspose2d(Function):
+    """The gradient of conv2d with respect to its input, used as a layer (upsampling).
+
+    x (N, C_in, H, W), weight (C_in, C_out/groups, kh, kw), bias (C_out,) ->
+    (N, C_out, H_out, W_out), ``H_out = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding_h + 1``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, output_padding, dilation, groups):
+        op = "conv_transpose2d"
+        if x.ndim != 4 or weight.ndim != 4:
+            raise ValueError(f"{op}: expected 4-D input and weight, got shapes {x.shape} and {weight.shape}")
+        N, Cin, H, W = x.shape
+        wc, Og, kh, kw = weight.shape
+        if wc != Cin:
+            raise ValueError(f"{op}: input of shape {x.shape} has {Cin} channels but weight of shape {weight.shape} expects {wc}")
+        if groups < 1 or Cin % groups:
+            raise ValueError(f"{op}: groups={groups} must divide in_channels={Cin}")
+        _check_positive(op, stride=stride, dilation=dilation)
+        (ph, pw), (oph, opw) = padding, output_padding
+        if not (0 <= oph < max(stride[0], dilation[0]) and 0 <= opw < max(stride[1], dilation[1])):
+            raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride {stride} or dilation {dilation}")
+        Cout = Og * groups
+        Ho = (H - 1) * stride[0] - 2 * ph + dilation[0] * (kh - 1) + oph + 1
+        Wo = (W - 1) * stride[1] - 2 * pw + dilation[1] * (kw - 1) + opw + 1
+        if Ho < 1 or Wo < 1:
+            raise ValueError(f"{op}: input of shape {x.shape} gives an empty output ({Ho}x{Wo})")
+        if bias is not None and bias.shape != (Cout,):
+            raise ValueError(f"{op}: bias must have shape ({Cout},), got {bias.shape}")
+        # As a convolution: input y (N, Cout, Ho, Wo) padded by p, output x, weight (Cin, Cout/g, kh, kw).
+        g = _Geom(kh, kw, stride[0], stride[1], dilation[0], dilation[1], H, W)
+        yp_shape = (Cout, Ho + 2 * ph, Wo + 2 * pw, N)
+        w3 = weight.reshape(groups, Cin // groups, -1)
+        xc = _chwn(x)
+        dyp, _ = _corr_backward(None, None, yp_shape, xc, w3, g, True, False)
+        out = dyp[:, ph : ph + Ho, pw : pw + Wo]
+        if bias is not None:
+            out += bias.reshape(-1, 1, 1, 1)
+        ctx.g, ctx.w3, ctx.w_shape, ctx.pads = g, w3, weight.shape, ((ph, ph), (pw, pw))
+        ctx.xc = xc if ctx.needs_input_grad[1] else None
+        return _nchw(out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        gp = _chwn_padded(grad, ctx.pads)
+        dx = dw = db = None
+        out, cols = _corr_forward(gp, ctx.w3, ctx.g, keep_cols=nw)
+        if nx:
+            dx = _nchw(out)
+        if nw:
+            _, dw3 = _corr_backward(gp, cols, gp.shape, ctx.xc, ctx.w3, ctx.g, False, True)
+            dw = dw3.reshape(ctx.w_shape)
+        if nb:
+            db = grad.sum(axis=(0, 2, 3))
+        return dx, dw, db, None, None, None, None, None
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed convolution (PyTorch's ``F.conv_transpose2d``; note its argument order:
+    ``groups`` before ``dilation``). input (N, C_in, H, W), weight (C_in, C_out/groups, kh, kw)."""
+    op = "conv_transpose2d"
+    return ConvTranspose2d.apply(
+        input, weight, bias, _pair(stride, "stride", op), _pair(padding, "padding", op),
+        _pair(output_padding, "output_padding", op), _pair(dilation, "dilation", op), int(groups),
+    )

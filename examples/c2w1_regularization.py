@@ -1,0 +1,134 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Course 2, week 1: regularization
+#
+# The course asks where a goalkeeper should kick the ball so that his own players head
+# it: 211 positions on a field, labelled by who won the ball. The labels are noisy near
+# the dividing line, and a `2 -> 20 -> 3 -> 1` ReLU network trained for 30,000 iterations
+# (learning rate 0.3) learns the noise by heart: high training accuracy, lower test
+# accuracy. Two cures:
+#
+# * **L2 regularization**: add `lambda / (2m) * sum ||W||^2` to the cost (weights only,
+#   not biases; course: lambda = 0.7). Backprop then adds `lambda / m * W` to each `dW`:
+#   the weights decay, the boundary gets smoother.
+# * **dropout**: during training each hidden unit is kept with probability `keep_prob`
+#   (course: 0.86) and scaled by `1 / keep_prob` (inverted dropout, `nn.Dropout(p=0.14)`);
+#   at test time (`model.eval()`) nothing is dropped.
+#
+# The course's data file is not available here; `make_goalkeeper` generates a set of the
+# same size and kind (see `examples/_common.py`).
+
+# %%
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
+
+import math
+
+import numpy as np
+
+import deepgrad as dg
+import deepgrad.nn.functional as F
+from deepgrad import nn, optim
+import _common
+
+args = _common.parse_args("c2w1_regularization", "No regularization vs L2 vs dropout on a small noisy 2-D set.")
+results = _common.Results(args)
+
+X_train, y_train = _common.make_goalkeeper(211, seed=args.seed)
+X_test, y_test = _common.make_goalkeeper(200, seed=args.seed + 1000)
+print(f"train {X_train.shape}, test {X_test.shape}")
+
+
+# %% [markdown]
+# ## The model: `LINEAR -> RELU -> [DROPOUT] -> LINEAR -> RELU -> [DROPOUT] -> LINEAR -> SIGMOID`
+
+
+# %%
+def make_model(keep_prob=1.0):
+    dims = [2, 20, 3, 1]
+    layers = []
+    for i, (n_prev, n) in enumerate(zip(dims[:-1], dims[1:])):
+        lin = nn.Linear(n_prev, n)
+        nn.init.normal_(lin.weight, std=1 / math.sqrt(n_prev))  # the course's initialize_parameters
+        nn.init.zeros_(lin.bias)
+        layers.append(lin)
+        if i < len(dims) - 2:
+            layers.append(nn.ReLU())
+            if keep_prob < 1:
+                layers.append(nn.Dropout(p=1 - keep_prob))
+    return nn.Sequential(*layers)
+
+
+def train(model, X, Y, learning_rate=0.3, num_iterations=30000, lambd=0.0):
+    X, Y = dg.tensor(X), dg.tensor(Y)
+    m = X.shape[0]
+    weights = [layer.weight for layer in model if isinstance(layer, nn.Linear)]
+    opt = optim.SGD(model.parameters(), lr=learning_rate)
+    model.train()
+    costs = []
+    for i in range(num_iterations):
+        cost = F.binary_cross_entropy_with_logits(model(X), Y)
+        if lambd:  # compute_cost_with_regularization
+            cost = cost + lambd / (2 * m) * sum((W * W).sum() for W in weights)
+        opt.zero_grad()
+        cost.backward()
+        opt.step()
+        if i % 1000 == 0:
+            costs.append(cost.item())
+    model.eval()
+    return costs
+
+
+def predict(model, X):
+    with dg.no_grad():
+        return (model(dg.tensor(X)).numpy() > 0).astype(np.float32).ravel()
+
+
+# %% [markdown]
+# ## Train the three models (same initial weights: one seed)
+
+# %%
+iterations = 3000 if args.quick else 30000
+course = {"no regularization": (0.948, 0.915), "L2, lambda = 0.7": (0.938, 0.93), "dropout, keep_prob = 0.86": (0.929, 0.95)}
+settings = {"no regularization": {}, "L2, lambda = 0.7": {"lambd": 0.7}, "dropout, keep_prob = 0.86": {"keep_prob": 0.86}}
+models = {}
+for name, s in settings.items():
+    dg.manual_seed(args.seed)
+    model = make_model(s.get("keep_prob", 1.0))
+    costs = train(model, X_train, y_train, num_iterations=iterations, lambd=s.get("lambd", 0.0))
+    tr = _common.accuracy(predict(model, X_train), y_train)
+    te = _common.accuracy(predict(model, X_test), y_test)
+    models[name] = (model, tr, te)
+    print(f"{name:<26} train {tr:.1%}  test {te:.1%}  (cost {costs[-1]:.4f})")
+    results.add(f"{name}: train accuracy", course[name][0], tr, pct=True)
+    results.add(f"{name}: test accuracy", course[name][1], te, pct=True)
+    results[f"costs {name}"] = costs
+
+# %% [markdown]
+# ## Decision boundaries: the unregularized model bends around noisy points
+
+# %%
+plt = _common.pyplot()
+if plt is not None:
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+    for ax, (name, (model, tr, te)) in zip(axes, models.items()):
+        _common.plot_decision_boundary(ax, lambda P, m=model: predict(m, P), X_train, y_train,
+                                       f"{name}\ntrain {tr:.1%}, test {te:.1%}")
+    fig.tight_layout()
+    fig.savefig(args.out / "regularization.png", dpi=90)
+    print(f"picture: {args.out / 'regularization.png'}")
+
+# %%
+results.finish()
