@@ -270,6 +270,12 @@ def _decode(v, where: str):
     return v
 
 
+def _takes_no_arguments(cls) -> bool:
+    from .nn.module import Module
+
+    return all(k.__dict__.get("__init__") is None for k in cls.__mro__ if k is not Module and issubclass(k, Module))
+
+
 def describe(module, where: str = "model") -> dict:
     """The JSON-able architecture of ``module``: its class and its constructor arguments."""
     cls = type(module)
@@ -281,6 +287,8 @@ def describe(module, where: str = "model") -> dict:
             "or save only the weights with save_weights()"
         )
     init = module.__dict__.get("_init_args")
+    if init is None and _takes_no_arguments(cls):
+        init = ((), {})  # e.g. Tanh(): no __init__ of its own, so nothing was recorded
     if init is None:
         raise TypeError(f"save_model: {name} ({where}) recorded no constructor arguments (_init_args)")
     args, kwargs = init

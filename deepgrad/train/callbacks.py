@@ -247,6 +247,18 @@ class Checkpointing(Callback):
         self.every_n_epochs = every_n_epochs
         self.saves = 0
 
+    def on_train_begin(self, logs):
+        # A run killed while writing leaves its temporary file behind (the checkpoint
+        # itself is intact); remove such leftovers of this checkpoint.
+        prefix = "." + os.path.basename(self.path) + "."
+        if os.path.isdir(self.directory):
+            for name in os.listdir(self.directory):
+                if name.startswith(prefix) and name.endswith(".tmp"):
+                    try:
+                        os.unlink(os.path.join(self.directory, name))
+                    except OSError:
+                        pass
+
     def on_batch_end(self, step, logs):
         if self.every_n_steps and step % self.every_n_steps == 0:
             self.trainer.save_checkpoint(self.path, mid_epoch=True)
@@ -291,7 +303,7 @@ class NaNGuard(Callback):
             report = {"what": "loss", "value": loss, "name": None, "layer": None}
             for name, p in model.named_parameters():
                 if not np.isfinite(p.data).all():
-                    report.update(name=name, layer=self._layer_of(model, name), found="parameter value")
+                    report.update(name=name, layer=self._layer_of(model, name), found=f"parameter value '{name}' in layer")
                     break
             else:
                 found = self._probe_layers(model, t._last_input)

@@ -1,0 +1,81 @@
+"""What every recipe run writes: ``metrics.json``, ``history.csv``, the model, plots."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+
+
+def out_dir(args, recipe: str) -> str:
+    """``args.out`` or ``runs/<recipe>-<UTC timestamp>``, created."""
+    out = getattr(args, "out", None)
+    if not out:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        out = os.path.join("runs", f"{recipe}-{stamp}")
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def setting(args, name: str, default):
+    v = getattr(args, name, None)
+    return default if v is None else v
+
+
+def plot_history(history, path: str, title: str = "") -> list[str]:
+    """Loss and accuracy curves as PNGs (when matplotlib is installed); returns the files written."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    written = []
+    epochs = history["epoch"]
+    for kind in ("loss", "accuracy"):
+        cols = [c for c in history.columns() if c.endswith(kind) and c.startswith(("train_", "dev_"))]
+        if not cols:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for c in cols:
+            ax.plot(epochs, history[c], marker="o" if len(epochs) <= 50 else None, ms=3, label=c.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(kind)
+        ax.set_title(f"{title} {kind}".strip())
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        p = f"{path}_{kind}.png"
+        fig.savefig(p, dpi=100)
+        plt.close(fig)
+        written.append(p)
+    return written
+
+
+def finish(out: str, recipe: str, model, history, results: dict, config: dict, seed, t0: float) -> dict:
+    """Write the run's files and return the metrics dict."""
+    from ..serialization import atomic_write_bytes, save_model
+
+    metrics = {
+        "recipe": recipe,
+        "seed": seed,
+        "epochs": len(history),
+        **{k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in results.items()},
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+        "stop_reason": history.stop_reason,
+        "config": config,
+        "platform": {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine()},
+        "files": {},
+    }
+    model_path = os.path.join(out, "model.safetensors")
+    save_model(model, model_path, metadata={"recipe": recipe, "test_accuracy": results.get("test_accuracy")})
+    history.to_csv(os.path.join(out, "history.csv"))
+    plots = plot_history(history, os.path.join(out, "curves"), recipe)
+    metrics["files"] = {"model": "model.safetensors", "history": "history.csv",
+                        "plots": [os.path.basename(p) for p in plots]}
+    atomic_write_bytes(os.path.join(out, "metrics.json"), (json.dumps(metrics, indent=2) + "\n").encode())
+    return metrics
