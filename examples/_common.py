@@ -8,6 +8,9 @@ own file so it reads top to bottom; this module only holds what all of them repe
 * ``Results``: the course's reference figures beside ours, printed as a table at the
   end and written to ``DIR/results.json``;
 * ``fashion_binary``: the small two-class image task of course 1 (from ``deepgrad.data``);
+* ``make_goalkeeper``: a stand-in for the noisy 2-D "football" set of course 2's
+  regularization exercise (the library's ``deepgrad.data.datasets`` has the flower,
+  circles and moons);
 * ``pyplot()`` (matplotlib if installed, else ``None``: pictures are skipped) and
   ``plot_decision_boundary``.
 """
@@ -21,16 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-
-
 # ----- command line ---------------------------------------------------------------------
-def parse_args(name: str, description: str = "", argv=None, **extra):
+def parse_args(name: str, description: str = "", argv=None, seed: int = 1, **extra):
     """``--quick``, ``--out``, ``--seed`` plus ``extra`` options given as ``flag=(type, default, help)``."""
     p = argparse.ArgumentParser(prog=f"python examples/{name}.py", description=description)
     p.add_argument("--quick", action="store_true", help="small settings (seconds), used by the tests")
     p.add_argument("--out", default=None, help=f"output folder (default runs/examples/{name}/)")
-    p.add_argument("--seed", type=int, default=1, help="random seed")
+    p.add_argument("--seed", type=int, default=seed, help=f"random seed (default {seed})")
     for flag, (typ, default, help_) in extra.items():
         p.add_argument(f"--{flag.replace('_', '-')}", type=typ, default=default, help=help_)
     # Inside Jupyter (the scripts open as notebooks through jupytext) argv holds the

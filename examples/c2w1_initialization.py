@@ -98,7 +98,7 @@ def predict(model, X):
 # ## Train one network per initialization
 
 # %%
-iterations = 2500 if args.quick else 15000
+iterations = 5000 if args.quick else 15000
 course = {"zeros": (0.50, 0.50), "large random (x10)": (0.83, 0.86), "He": (0.993, 0.96)}
 inits = {"zeros": init_zeros, "large random (x10)": init_large_random, "He": init_he}
 models = {}
