@@ -59,12 +59,12 @@ class Module:
             self._buffers[name] = value
             object.__setattr__(self, name, value)
             return
+        target = self._parameters if isinstance(value, Parameter) else (self._modules if isinstance(value, Module) else None)
         for store in (self._parameters, self._modules, self._buffers):
-            store.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+            if store is not target:
+                store.pop(name, None)
+        if target is not None:
+            target[name] = value  # an existing name keeps its place (Sequential order)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):

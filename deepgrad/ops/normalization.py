@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..tensor import Tensor
 
 
 def _layout(x):
@@ -99,8 +100,8 @@ def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=Non
     """PyTorch's ``F.batch_norm``: input (N, C), (N, C, L) or (N, C, H, W); running
     statistics (C,) ndarrays (or Tensors/None) updated in place when ``training``;
     ``weight``/``bias`` (C,) Tensors or None."""
-    rm = getattr(running_mean, "data", running_mean)
-    rv = getattr(running_var, "data", running_var)
+    rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
+    rv = running_var.data if isinstance(running_var, Tensor) else running_var
     if (rm is None) != (rv is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     if not training and rm is None:

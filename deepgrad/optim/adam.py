@@ -43,30 +43,23 @@ class Adam(Optimizer):
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
         b1, b2 = group["betas"]
         p = ch.data[sl]
-        g = ch.grad[sl]
-        t = ch.tmp(0)[sl]
-        if group["maximize"]:
-            u = ch.tmp(1)[sl]
-            np.negative(g, out=u)
-            g = u
-        if wd != 0:
-            if self._decoupled:
+        if self._decoupled:
+            if wd != 0:
                 p *= 1 - lr * wd
-            else:
-                u = ch.tmp(1)[sl]
-                np.multiply(p, wd, out=u)
-                u += g
-                g = u
+            g = self._effective_grad(ch, sl, group["maximize"], 0.0)
+        else:
+            g = self._effective_grad(ch, sl, group["maximize"], wd)  # the raw grad or scratch tmp(1)
+        t = ch.tmp(0)[sl]
         m = ch.state["exp_avg"][sl]
         v = ch.state["exp_avg_sq"][sl]
-        # m.lerp_(g, 1 - beta1)
+        # m.lerp_(g, 1 - beta1), as PyTorch computes it
         np.subtract(g, m, out=t)
         t *= 1 - b1
         m += t
-        # v = beta2 v + (1 - beta2) g*g
-        v *= b2
+        # v = beta2 v + (1 - beta2) g^2
         np.multiply(g, g, out=t)
         t *= 1 - b2
+        v *= b2
         v += t
         if group["amsgrad"]:
             if "max_exp_avg_sq" not in ch.state:  # amsgrad switched on after construction
@@ -74,13 +67,13 @@ class Adam(Optimizer):
             vmax = ch.state["max_exp_avg_sq"][sl]
             np.maximum(vmax, v, out=vmax)
             v = vmax
-        step_size = lr / (1 - b1**step)
-        bc2_sqrt = math.sqrt(1 - b2**step)
+        # p -= lr / (1 - b1^t) * m / (sqrt(v) / s + eps),  s = sqrt(1 - b2^t)
+        #    = (lr s / (1 - b1^t)) * m / (sqrt(v) + eps s)       (one pass fewer; same up to rounding)
+        s = math.sqrt(1 - b2**step)
         np.sqrt(v, out=t)
-        t /= bc2_sqrt
-        t += eps
+        t += eps * s
         np.divide(m, t, out=t)
-        t *= -step_size
+        t *= -lr * s / (1 - b1**step)
         p += t
 
 

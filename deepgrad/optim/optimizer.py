@@ -188,10 +188,10 @@ class Optimizer:
                 if set_to_none:
                     for p in ch.params:
                         p.grad = None
-                else:
+                else:  # zero existing gradients (None stays None, as in PyTorch): one fill per buffer
                     ch.grad.fill(0)
                     for p, gv in zip(ch.params, ch.gviews):
-                        if p.grad is not gv:
+                        if p.grad is not None and p.grad is not gv:
                             p.grad = gv
 
     def _sync(self, ch: _Chunk):
@@ -242,20 +242,49 @@ class Optimizer:
     def _step_all(self) -> None:
         from ..autograd import no_grad
 
+        # Sync every chunk first: a parameter that needs re-packing is found before any update.
+        plan = [(group, ch, *self._sync(ch)) for group, chunks in zip(self.param_groups, self._chunks) for ch in chunks]
         with no_grad():
-            for group, chunks in zip(self.param_groups, self._chunks):
-                for ch in chunks:
-                    full, active = self._sync(ch)
-                    if full and ch.uniform:
-                        step = int(ch.steps[0]) + 1 if len(ch.steps) else 1
-                        self._update(group, ch, slice(None), step)
-                        ch.steps += 1
-                    elif active:
-                        for i in active:
-                            step = int(ch.steps[i]) + 1
-                            self._update(group, ch, ch.slice(i), step)
-                            ch.steps[i] = step
-                        ch.uniform = bool(ch.steps.min() == ch.steps.max())
+            for group, ch, full, active in plan:
+                if full and ch.uniform:
+                    step = int(ch.steps[0]) + 1 if len(ch.steps) else 1
+                    self._update(group, ch, slice(None), step)
+                    ch.steps += 1
+                elif active:
+                    # Runs of neighbouring parameters with the same step count are updated as
+                    # one slice (a frozen backbone before a trainable head costs one update).
+                    steps = ch.steps
+                    j = 0
+                    while j < len(active):
+                        lo = active[j]
+                        hi = lo
+                        while j + 1 < len(active) and active[j + 1] == hi + 1 and steps[hi + 1] == steps[lo]:
+                            j += 1
+                            hi += 1
+                        step = int(steps[lo]) + 1
+                        self._update(group, ch, slice(ch.offsets[lo], ch.offsets[hi + 1]), step)
+                        steps[lo:hi + 1] = step
+                        j += 1
+                    ch.uniform = bool(steps.min() == steps.max())
+
+    @staticmethod
+    def _effective_grad(ch: _Chunk, sl: slice, maximize: bool, weight_decay: float) -> np.ndarray:
+        """``(-g if maximize else g) + weight_decay * p`` without touching ``p.grad``: the raw
+        gradient when neither applies, else scratch ``tmp(1)`` (``tmp(0)`` is used transiently)."""
+        g = ch.grad[sl]
+        if not maximize and weight_decay == 0:
+            return g
+        u = ch.tmp(1)[sl]
+        if maximize:
+            np.negative(g, out=u)
+            if weight_decay != 0:
+                t = ch.tmp(0)[sl]
+                np.multiply(ch.data[sl], weight_decay, out=t)
+                u += t
+        else:
+            np.multiply(ch.data[sl], weight_decay, out=u)
+            u += g
+        return u
 
     def _update(self, group: dict, ch: _Chunk, sl: slice, step: int) -> None:  # pragma: no cover - abstract
         """Update ``ch.data[sl]`` from ``ch.grad[sl]`` and ``ch.state[name][sl]``; ``step``
@@ -272,7 +301,9 @@ class Optimizer:
             for ch in chunks:
                 for i, p in enumerate(ch.params):
                     if ch.steps[i] > 0:
-                        out[p] = self._param_state(group, ch, i)
+                        st = self._param_state(group, ch, i)
+                        if st:
+                            out[p] = st
         return out
 
     def _param_state(self, group, ch, i) -> dict:
@@ -287,6 +318,8 @@ class Optimizer:
         sl = ch.slice(i)
         if "step" in st:
             ch.steps[i] = int(round(float(np.asarray(st["step"]))))
+        elif any(st.get(name) is not None for name in ch.state):
+            ch.steps[i] = max(int(ch.steps[i]), 1)  # e.g. SGD: a momentum buffer exists
         for name, arr in ch.state.items():
             if name in st and st[name] is not None:
                 src = np.asarray(_numpy(st[name]))
@@ -320,7 +353,8 @@ class Optimizer:
         for k, group, ch, i in self._positions():
             if ch.steps[i] > 0:
                 st = self._param_state(group, ch, i)
-                state[k] = {n: (v.copy() if isinstance(v, np.ndarray) else v) for n, v in st.items()}
+                if st:
+                    state[k] = {n: (v.copy() if isinstance(v, np.ndarray) else v) for n, v in st.items()}
         groups = []
         k = 0
         for group in self.param_groups:
@@ -353,6 +387,11 @@ class Optimizer:
                 if isinstance(own.get(key), tuple) and isinstance(val, list):
                     val = tuple(val)
                 own[key] = val
+        for group, chunks in zip(self.param_groups, self._chunks):
+            for ch in chunks:  # loaded options may need state arrays this optimizer lacked
+                for name in self.state_names(group):
+                    if name not in ch.state:
+                        ch.state[name] = np.zeros_like(ch.data)
         state = state_dict.get("state", {})
         # saved parameter ids -> this optimizer's positions, group by group
         mapping = {}
@@ -401,4 +440,5 @@ def _numpy(x):
 def check_nonneg(opt: str, **values) -> None:
     for name, value in values.items():
         if not value >= 0:
-            raise ValueError(f"{opt}: invalid {name} {value} (must be >= 0)")
+            label = "learning rate" if name == "lr" else name
+            raise ValueError(f"{opt}: invalid {label} {value} (must be >= 0)")

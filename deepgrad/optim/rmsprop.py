@@ -35,17 +35,8 @@ class RMSprop(Optimizer):
     def _update(self, group, ch, sl, step):
         lr, alpha, eps, wd, mu = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
         p = ch.data[sl]
-        g = ch.grad[sl]
+        g = self._effective_grad(ch, sl, group["maximize"], wd)  # the raw grad or scratch tmp(1)
         t = ch.tmp(0)[sl]
-        if group["maximize"]:
-            u = ch.tmp(1)[sl]
-            np.negative(g, out=u)
-            g = u
-        if wd != 0:
-            u = ch.tmp(1)[sl]
-            np.multiply(p, wd, out=u)
-            u += g
-            g = u
         for name in self.state_names(group):
             if name not in ch.state:  # an option switched on after construction
                 ch.state[name] = np.zeros_like(ch.data)

@@ -38,16 +38,7 @@ class SGD(Optimizer):
     def _update(self, group, ch, sl, step):
         lr, mu, damp, wd = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
         p = ch.data[sl]
-        g = ch.grad[sl]
-        if group["maximize"]:
-            t = ch.tmp(1)[sl]
-            np.negative(g, out=t)
-            g = t
-        if wd != 0:
-            t = ch.tmp(0)[sl]
-            np.multiply(p, wd, out=t)
-            t += g
-            g = t
+        g = self._effective_grad(ch, sl, group["maximize"], wd)  # the raw grad or scratch tmp(1)
         if mu != 0:
             if "momentum_buffer" not in ch.state:  # momentum switched on after construction
                 ch.state["momentum_buffer"] = np.zeros_like(ch.data)
@@ -57,7 +48,7 @@ class SGD(Optimizer):
             else:
                 buf *= mu
                 if damp != 0:
-                    t = ch.tmp(1)[sl]
+                    t = ch.tmp(0)[sl]
                     np.multiply(g, 1 - damp, out=t)
                     buf += t
                 else:

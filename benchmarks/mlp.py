@@ -1,0 +1,259 @@
+"""Benchmark: one training step of a 784-256-256-10 ReLU MLP (batch 128, Adam, float32,
+cross-entropy) in deepgrad and, in the same process, PyTorch CPU (default Adam and
+``foreach=True``) and a hand-written NumPy step. Prints JSON (ms per step, ratios).
+
+    python benchmarks/mlp.py [--steps 300] [--threads 2] [--profile]
+
+Each step is zero_grad + forward + loss + backward + optimizer step. Timing: the
+contenders run in round-robin blocks of ``--steps`` steps (so background load hits them
+alike), ``--repeats`` blocks each after a warm-up; reported: the median block (and the
+fastest, ``ms_per_step_min``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+
+def _set_threads(n: int) -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(n))
+
+
+def _time(step, steps: int, repeats: int, warmup: int = 30) -> float:
+    """Median over ``repeats`` blocks of the mean ms per call."""
+    for _ in range(warmup):
+        step()
+    blocks = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        blocks.append((time.perf_counter() - t0) / steps * 1e3)
+    return statistics.median(blocks)
+
+
+def make_data(batch: int, seed: int = 0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    y = rng.integers(0, 10, size=batch).astype(np.int64)
+    return x, y
+
+
+def deepgrad_step(x, y, sizes):
+    import deepgrad as dg
+    from deepgrad import nn, optim
+
+    dg.manual_seed(0)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    xt = dg.from_numpy(x)
+    yt = dg.from_numpy(y)
+    ce = nn.functional.cross_entropy
+    clock = time.perf_counter
+    parts = {"zero_grad": 0.0, "forward": 0.0, "backward": 0.0, "optimizer_step": 0.0}
+
+    def step():
+        opt.zero_grad()
+        loss = ce(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def timed_step():
+        t0 = clock()
+        opt.zero_grad()
+        t1 = clock()
+        loss = ce(model(xt), yt)
+        t2 = clock()
+        loss.backward()
+        t3 = clock()
+        opt.step()
+        t4 = clock()
+        parts["zero_grad"] += t1 - t0
+        parts["forward"] += t2 - t1
+        parts["backward"] += t3 - t2
+        parts["optimizer_step"] += t4 - t3
+
+    step.timed = timed_step
+    step.parts = parts
+    return step
+
+
+def torch_step(x, y, sizes, foreach):
+    import torch
+
+    torch.manual_seed(0)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=foreach)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    ce = torch.nn.functional.cross_entropy
+
+    def step():
+        opt.zero_grad()
+        loss = ce(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def numpy_step(x, y, sizes):
+    """A careful hand-written NumPy step (the floor without any framework)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    Ws = [(rng.uniform(-1, 1, (b, a)) / np.sqrt(a)).astype(np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
+    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+    params = Ws + bs
+    ms = [np.zeros_like(p) for p in params]
+    vs = [np.zeros_like(p) for p in params]
+    t = [0]
+    n = len(y)
+    onehot = np.zeros((n, sizes[-1]), np.float32)
+    rows = np.arange(n)
+
+    def step():
+        acts = [x]
+        h = x
+        for i, (W, b) in enumerate(zip(Ws, bs)):
+            z = h @ W.T
+            z += b
+            if i < len(Ws) - 1:
+                np.maximum(z, 0, out=z)
+            acts.append(z)
+            h = z
+        z = acts[-1]
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        e /= e.sum(axis=1, keepdims=True)
+        onehot.fill(0)
+        onehot[rows, y] = 1
+        d = (e - onehot) / np.float32(n)
+        gW, gb = [None] * len(Ws), [None] * len(Ws)
+        for i in range(len(Ws) - 1, -1, -1):
+            gW[i] = d.T @ acts[i]
+            gb[i] = d.sum(axis=0)
+            if i:
+                d = d @ Ws[i]
+                d *= acts[i] > 0
+        t[0] += 1
+        b1, b2, lr, eps = 0.9, 0.999, 1e-3, 1e-8
+        c1, c2 = 1 - b1 ** t[0], 1 - b2 ** t[0]
+        for p, g, m, v in zip(params, gW + gb, ms, vs):
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * g * g
+            p -= (lr / c1) * m / (np.sqrt(v / c2) + eps)
+
+    return step
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--repeats", type=int, default=21)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of the deepgrad step to stderr")
+    ap.add_argument("--no-torch", action="store_true")
+    args = ap.parse_args(argv)
+    _set_threads(args.threads)
+    import numpy as np
+
+    sizes = (784, 256, 256, 10)
+    x, y = make_data(args.batch)
+    results = {
+        "benchmark": "mlp_train_step",
+        "model": "784-256-256-10 ReLU, cross_entropy, Adam(lr=1e-3)",
+        "batch": args.batch,
+        "dtype": "float32",
+        "threads": args.threads,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "ms_per_step": {},
+    }
+    torch_ok = False
+    if not args.no_torch:
+        try:
+            import torch
+
+            torch.set_num_threads(args.threads)
+            results["torch"] = torch.__version__
+            torch_ok = True
+        except ImportError:
+            results["torch"] = None
+    try:  # the environment variables above work only before NumPy loads BLAS; this works after too
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
+    except ImportError:  # pragma: no cover - optional
+        pass
+
+    contenders = {"deepgrad": deepgrad_step(x, y, sizes), "numpy_by_hand": numpy_step(x, y, sizes)}
+    if torch_ok:
+        contenders["torch_adam_default"] = torch_step(x, y, sizes, foreach=None)
+        contenders["torch_adam_foreach"] = torch_step(x, y, sizes, foreach=True)
+    # Round-robin blocks, so that load from other processes hits every contender alike.
+    blocks = {k: [] for k in contenders}
+    for f in contenders.values():
+        _time(f, 1, 1, warmup=30)
+    for _ in range(args.repeats):
+        for k, f in contenders.items():
+            blocks[k].append(_time(f, args.steps, 1, warmup=0))
+    ms = results["ms_per_step"]
+    for k, b in blocks.items():
+        ms[k] = statistics.median(b)
+    results["ms_per_step_min"] = {k: round(min(b), 3) for k, b in blocks.items()}
+    if torch_ok:
+        results["ratio_vs_torch_default"] = round(ms["deepgrad"] / ms["torch_adam_default"], 3)
+        results["ratio_vs_torch_foreach"] = round(ms["deepgrad"] / ms["torch_adam_foreach"], 3)
+    results["ratio_vs_numpy_by_hand"] = round(ms["deepgrad"] / ms["numpy_by_hand"], 3)
+    dg_step = contenders["deepgrad"]
+    n_parts = args.steps * args.repeats
+    for _ in range(n_parts):
+        dg_step.timed()
+    results["deepgrad_breakdown_ms"] = {k: round(v / n_parts * 1e3, 3) for k, v in dg_step.parts.items()}
+    for k in ms:
+        ms[k] = round(ms[k], 3)
+    mins = results["ms_per_step_min"]
+    if torch_ok:
+        results["ratio_min_vs_torch_default"] = round(mins["deepgrad"] / mins["torch_adam_default"], 3)
+        results["ratio_min_vs_torch_foreach"] = round(mins["deepgrad"] / mins["torch_adam_foreach"], 3)
+    print(json.dumps(results, indent=2))
+
+    if args.profile:
+        import cProfile
+        import pstats
+
+        pr = cProfile.Profile()
+        pr.enable()
+        for _ in range(args.steps):
+            dg_step()
+        pr.disable()
+        pstats.Stats(pr, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
