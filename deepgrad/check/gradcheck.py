@@ -109,6 +109,21 @@ def _element_indices(size, max_elements, rng):
     return np.sort(rng.choice(size, max_elements, replace=False))
 
 
+def _numeric_gradient(J, data, idx, eps):
+    """(J(x + eps e_j) - J(x - eps e_j)) / (2 eps) for each flat index j in ``idx``, perturbing ``data`` in place."""
+    flat = data.reshape(-1)  # a view: the perturbation reaches the tensor
+    numeric = np.empty(len(idx))
+    for n, j in enumerate(idx):
+        orig = flat[j]
+        flat[j] = orig + eps
+        plus = J()
+        flat[j] = orig - eps
+        minus = J()
+        flat[j] = orig
+        numeric[n] = (plus - minus) / (2 * eps)
+    return numeric
+
+
 def gradcheck(fn, *inputs, eps: float = 1e-6, tol: float = 1e-7, names=None, max_elements=None, seed: int = 0):
     """Check the gradients ``fn`` computes for each floating input that requires grad.
 
@@ -149,17 +164,8 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, tol: float = 1e-7, names=None, max
     for i in checked:
         t = args[i]
         analytic = np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64)
-        flat = t.data.reshape(-1)
-        idx = _element_indices(flat.size, max_elements, rng)
-        numeric = np.empty(len(idx))
-        for n, j in enumerate(idx):
-            orig = flat[j]
-            flat[j] = orig + eps
-            plus = J()
-            flat[j] = orig - eps
-            minus = J()
-            flat[j] = orig
-            numeric[n] = (plus - minus) / (2 * eps)
+        idx = _element_indices(t.size, max_elements, rng)
+        numeric = _numeric_gradient(J, t.data, idx, eps)
         report.inputs.append(_compare(names[i], analytic.reshape(-1)[idx], numeric, idx, t.shape, tol))
     return report
 
@@ -194,17 +200,8 @@ def gradcheck_model(model, loss_fn, eps: float = 1e-6, tol: float = 1e-7, max_el
             if not p.requires_grad:
                 continue
             analytic = np.zeros(p.shape) if p.grad is None else p.grad.astype(np.float64)
-            flat = p.data.reshape(-1)
-            idx = _element_indices(flat.size, max_elements, rng)
-            numeric = np.empty(len(idx))
-            for n, j in enumerate(idx):
-                orig = flat[j]
-                flat[j] = orig + eps
-                plus = J()
-                flat[j] = orig - eps
-                minus = J()
-                flat[j] = orig
-                numeric[n] = (plus - minus) / (2 * eps)
+            idx = _element_indices(p.size, max_elements, rng)
+            numeric = _numeric_gradient(J, p.data, idx, eps)
             report.inputs.append(_compare(name, analytic.reshape(-1)[idx], numeric, idx, p.shape, tol))
         return report
     finally:

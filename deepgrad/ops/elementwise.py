@@ -175,31 +175,18 @@ class Clip(Function):
 
 
 class Maximum(Function):
-    """Elementwise max; on ties each side gets half the gradient (as in PyTorch)."""
+    """Elementwise max (or min with ``is_max=False``); on ties each side gets half the
+    gradient (as in PyTorch)."""
 
     @staticmethod
-    def forward(ctx, a, b):
-        ctx.a, ctx.b = a, b
-        return _binary("maximum", np.maximum, a, b)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.a, ctx.b
-        wa = (a > b) + 0.5 * (a == b)
-        na, nb = ctx.needs_input_grad
-        return (grad * wa if na else None), (grad * (1 - wa) if nb else None)
-
-
-class Minimum(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.a, ctx.b = a, b
-        return _binary("minimum", np.minimum, a, b)
+    def forward(ctx, a, b, is_max=True):
+        ctx.a, ctx.b, ctx.is_max = a, b, is_max
+        return _binary("maximum" if is_max else "minimum", np.maximum if is_max else np.minimum, a, b)
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.a, ctx.b
-        wa = (a < b) + 0.5 * (a == b)
+        wa = ((a > b) if ctx.is_max else (a < b)) + 0.5 * (a == b)
         na, nb = ctx.needs_input_grad
         return (grad * wa if na else None), (grad * (1 - wa) if nb else None)
 
@@ -308,7 +295,7 @@ def maximum(a, b):
 
 
 def minimum(a, b):
-    return Minimum.apply(a, b)
+    return Maximum.apply(a, b, is_max=False)
 
 
 def where(condition, x, y):
