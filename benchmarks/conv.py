@@ -5,7 +5,10 @@ process. Prints one JSON object: median step times, the deepgrad/PyTorch ratios,
 and peak memory (tracemalloc for deepgrad, which sees NumPy's allocations; PyTorch's
 allocator is invisible to tracemalloc, so for it the RSS growth is reported).
 
-    python benchmarks/conv.py [--steps 30] [--warmup 5] [--models lenet,resnet]
+    python benchmarks/conv.py [--steps 30] [--warmup 5] [--models lenet,resnet] [--threads=2]
+
+Steps of the two libraries are timed in alternating blocks, so load from other processes
+hits both alike; medians and minima are reported (the minimum is the least disturbed).
 """
 from __future__ import annotations
 
@@ -16,47 +19,40 @@ import resource
 import time
 import tracemalloc
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+import sys  # noqa: E402
+
+_threads = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--threads=")), "2")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", _threads)  # must be set before NumPy is imported
+os.environ.setdefault("OMP_NUM_THREADS", _threads)
 
 import numpy as np  # noqa: E402
 
 import deepgrad as dg  # noqa: E402
-import deepgrad.nn as nn  # noqa: E402
 
 BATCH = 64
 
 
-# ----- deepgrad models ---------------------------------------------------------------------------------
+# ----- deepgrad models (from the model zoo) --------------------------------------------------------------
 def dg_lenet():
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
-    )
+    """LeNet-5 as the zoo builds it: each conv -> ReLU -> 2x2 max-pool stage is one fused op."""
+    from deepgrad.vision import LeNet5
+
+    return LeNet5(fused=True)
 
 
-class DgBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
-        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+def dg_lenet_unfused():
+    """The same LeNet-5 from separate Conv2d, ReLU and MaxPool2d layers."""
+    from deepgrad.vision import LeNet5
 
-    def forward(self, x):
-        out = dg.relu(self.bn1(self.conv1(x)))
-        return dg.relu(self.bn2(self.conv2(out)) + x)
+    return LeNet5(fused=False)
 
 
-class DgResNetSmall(nn.Module):
-    def __init__(self, c=32):
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(1, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
-        self.blocks = nn.Sequential(DgBlock(c), DgBlock(c))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(c, 10)
+def DgResNetSmall():
+    """stem conv3x3 32ch + BN + ReLU, two residual blocks (conv3x3-BN-ReLU-conv3x3-BN + identity) at 32
+    channels, global average pool, fc 10."""
+    from deepgrad.vision import ResNetSmall
 
-    def forward(self, x):
-        return self.fc(dg.flatten(self.pool(self.blocks(self.stem(x))), 1))
+    return ResNetSmall(width=32, blocks=2)
 
 
 def _dg_adam(params, lr=1e-3):
@@ -118,7 +114,7 @@ def torch_models(torch):
             Block(c), Block(c), tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(c, 10),
         )
 
-    return {"lenet": lenet, "resnet": resnet}
+    return {"lenet": lenet, "lenet_unfused": lenet, "resnet": resnet}
 
 
 # ----- timing ------------------------------------------------------------------------------------------
@@ -126,32 +122,21 @@ def _rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_deepgrad(model, x, y, steps, warmup):
+def _dg_step_fn(model, x, y):
     opt = _dg_adam(model.parameters())
     X, Y = dg.tensor(x), dg.tensor(y)
+    lossf = dg.nn.functional.cross_entropy
 
     def step():
         opt.zero_grad()
-        loss = dg.nn.functional.cross_entropy(model(X), Y)
+        loss = lossf(model(X), Y)
         loss.backward()
         opt.step()
-        return loss
 
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    tracemalloc.start()
-    step()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return float(np.median(times)), peak / 2**20
+    return step
 
 
-def time_torch(torch, model, x, y, steps, warmup):
+def _torch_step_fn(torch, model, x, y):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     X, Y = torch.from_numpy(x), torch.from_numpy(y)
     lossf = torch.nn.functional.cross_entropy
@@ -162,22 +147,59 @@ def time_torch(torch, model, x, y, steps, warmup):
         loss.backward()
         opt.step()
 
-    rss0 = _rss_mib()
+    return step
+
+
+def _timed(step):
+    t0 = time.perf_counter()
+    step()
+    return time.perf_counter() - t0
+
+
+def interleaved(steps_by_name, n, warmup, block=5, pause=0.05):
+    """Time the step functions in alternating blocks (A x block, B x block, A x block, ...)
+    so that load from other processes hits both alike; returns {name: [seconds, ...]}.
+
+    Each block starts after a short pause and with one untimed step: both libraries keep
+    their worker threads spinning for a while after parallel work (OpenMP, OpenBLAS), and
+    strictly alternating single steps would make each fight the other's spinning threads.
+    """
     for _ in range(warmup):
+        for f in steps_by_name.values():
+            f()
+    times = {k: [] for k in steps_by_name}
+    while min(len(v) for v in times.values()) < n:
+        for k, f in steps_by_name.items():
+            time.sleep(pause)
+            f()
+            for _ in range(min(block, n - len(times[k]))):
+                times[k].append(_timed(f))
+    return times
+
+
+def dg_peak_mib(step):
+    """Peak NumPy memory of one training step (tracemalloc sees NumPy's allocations)."""
+    tracemalloc.start()
+    step()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def torch_rss_growth_mib(step, n=3):
+    """PyTorch's allocator is invisible to tracemalloc: report the max-RSS growth instead."""
+    rss0 = _rss_mib()
+    for _ in range(n):
         step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), _rss_mib() - rss0
+    return _rss_mib() - rss0
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--models", default="lenet,resnet")
+    ap.add_argument("--models", default="lenet,lenet_unfused,resnet")
+    ap.add_argument("--threads", type=int, default=2, help="BLAS threads for NumPy and PyTorch (set before NumPy loads)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
@@ -185,24 +207,32 @@ def main(argv=None):
     try:
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(args.threads)
         tm = torch_models(torch)
     except ImportError:
         torch = None
-    builders = {"lenet": dg_lenet, "resnet": DgResNetSmall}
-    report = {"batch": BATCH, "input": [1, 28, 28], "dtype": "float32", "optimizer": "Adam", "threads": 2,
-              "steps": args.steps, "models": {}}
+    builders = {"lenet": dg_lenet, "lenet_unfused": dg_lenet_unfused, "resnet": DgResNetSmall}
+    report = {"batch": BATCH, "input": [1, 28, 28], "dtype": "float32", "optimizer": "Adam",
+              "threads": args.threads, "steps": args.steps, "load_average_before": os.getloadavg()[0], "models": {}}
     for name in args.models.split(","):
         dg.manual_seed(0)
-        dt, peak = time_deepgrad(builders[name](), x, y, args.steps, args.warmup)
-        row = {"deepgrad_step_ms": round(dt * 1e3, 3), "deepgrad_peak_mib_tracemalloc": round(peak, 2)}
+        fns = {"deepgrad": _dg_step_fn(builders[name](), x, y)}
+        row = {}
         if torch is not None:
             torch.manual_seed(0)
-            tt, rss = time_torch(torch, tm[name](), x, y, args.steps, args.warmup)
-            row.update({"torch_step_ms": round(tt * 1e3, 3), "torch_maxrss_growth_mib": round(rss, 2),
-                        "ratio_deepgrad_over_torch": round(dt / tt, 3)})
+            fns["torch"] = _torch_step_fn(torch, tm[name](), x, y)
+            row["torch_maxrss_growth_mib"] = round(torch_rss_growth_mib(fns["torch"]), 2)
+        row["deepgrad_peak_mib_tracemalloc"] = round(dg_peak_mib(fns["deepgrad"]), 2)
+        times = interleaved(fns, args.steps, args.warmup)
+        for k, ts in times.items():
+            row[f"{k}_step_ms_median"] = round(float(np.median(ts)) * 1e3, 3)
+            row[f"{k}_step_ms_min"] = round(float(np.min(ts)) * 1e3, 3)
+        if torch is not None:
+            row["ratio_median"] = round(float(np.median(times["deepgrad"]) / np.median(times["torch"])), 3)
+            row["ratio_min"] = round(float(np.min(times["deepgrad"]) / np.min(times["torch"])), 3)
         report["models"][name] = row
-    report["targets"] = {"lenet": "<= 0.7", "resnet": "<= 1.3"}
+    report["load_average_after"] = os.getloadavg()[0]
+    report["targets"] = {"lenet": "ratio <= 0.7", "resnet": "ratio <= 1.3"}
     print(json.dumps(report, indent=2))
     return report
 

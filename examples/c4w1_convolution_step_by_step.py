@@ -54,6 +54,11 @@ def nhwc(a):
     return np.ascontiguousarray(np.asarray(a).transpose(0, 2, 3, 1))
 
 
+def rounded(v):
+    """A few numbers as the course prints them, to 4 decimals: "[1.7448, 0.8654]"."""
+    return "[" + ", ".join(f"{x:.4f}" for x in np.ravel(v)) + "]"
+
+
 # %% [markdown]
 # ## 1. Zero padding and one step of convolution
 
@@ -123,8 +128,8 @@ A_pool = np.random.randn(2, 4, 4, 3)
 P_max = nhwc(F.max_pool2d(dg.tensor(nchw(A_pool)), 3, stride=2).data)
 P_avg = nhwc(F.avg_pool2d(dg.tensor(nchw(A_pool)), 3, stride=2).data)
 print("max pool:", P_max.ravel(), "\naverage pool:", P_avg.ravel())
-results.add("pool_forward max: A[0]", "[1.7448, 0.8654, 1.1338]", np.round(P_max[0].ravel(), 4).tolist())
-results.add("pool_forward average: A[1]", "[-0.2215, 0.5172, 0.4816]", np.round(P_avg[1].ravel(), 4).tolist())
+results.add("pool_forward max: A[0]", "[1.7448, 0.8654, 1.1338]", rounded(P_max[0]))
+results.add("pool_forward average: A[1]", "[-0.2215, 0.5172, 0.4816]", rounded(P_avg[1]))
 
 # %% [markdown]
 # ## 4. Convolution backward
@@ -159,8 +164,8 @@ for mode, fn in (("max", F.max_pool2d), ("average", F.avg_pool2d)):
     grads[mode] = nhwc(xt.grad)
     print(f"{mode}: mean of dA = {dA_out.mean():.6f}; dA_prev[1, 1] =\n{grads[mode][1, 1]}")
 results.add("pool_backward: mean of dA", 0.145713902729, float(dA_out.mean()))
-results.add("pool_backward max: dA_prev[1, 1, 1]", "[5.0584, -1.6828]", np.round(grads["max"][1, 1, 1], 4).tolist())
-results.add("pool_backward average: dA_prev[1, 1, 0]", "[0.0849, 0.2788]", np.round(grads["average"][1, 1, 0], 4).tolist())
+results.add("pool_backward max: dA_prev[1, 1, 1]", "[5.0584, -1.6828]", rounded(grads["max"][1, 1, 1]))
+results.add("pool_backward average: dA_prev[1, 1, 0]", "[0.0849, 0.2788]", rounded(grads["average"][1, 1, 0]))
 
 # %% [markdown]
 # ## 6. Loops vs one GEMM: speed

@@ -69,7 +69,7 @@ def ours(res, prefix):
 
 def test_every_example_is_listed_in_the_readme():
     readme = (EXAMPLES / "README.md").read_text()
-    assert len(NAMES) == 8, NAMES
+    assert len(NAMES) == 10, NAMES
     for name in NAMES:
         assert f"examples/{name}.py" in readme, name
 
@@ -178,7 +178,27 @@ def check_c2w3(res, tmp_path):
     _pictures(tmp_path, "batchnorm.png")
 
 
+def check_c4w1_step(res, tmp_path):
+    assert ours(res, "conv_single_step") == pytest.approx(-6.99908945068)
+    assert ours(res, "conv_forward: Z's mean") == pytest.approx(0.0489952035289)
+    assert ours(res, "conv_forward: loops and F.conv2d agree") < 1e-10
+    for prefix, course in (("conv_backward: dA_mean", 1.45243777754), ("conv_backward: dW_mean", 1.72699145831),
+                           ("conv_backward: db_mean", 7.83923256462)):
+        assert ours(res, prefix) == pytest.approx(course)
+    for prefix in ("pool_forward max", "pool_forward average", "pool_backward max", "pool_backward average"):
+        row = figure(res, prefix)
+        assert row["ours"] == row["course"], row
+    assert ours(res, "conv forward") > 5  # the vectorized op beats the course's loops
+
+
+def check_c4w1_app(res, tmp_path):
+    assert ours(res, "LeNet-5 parameters") == 61706
+    assert ours(res, "test accuracy after 1 epoch") > 0.5  # --quick: 3,000 images, one epoch; chance is 0.1
+
+
 CHECKS = {
+    "c4w1_convolution_step_by_step": check_c4w1_step,
+    "c4w1_convolution_application": check_c4w1_app,
     "c1w2_logistic_regression": check_c1w2,
     "c1w3_planar": check_c1w3,
     "c1w4_deep_network": check_c1w4,

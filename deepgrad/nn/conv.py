@@ -145,3 +145,25 @@ class ConvTranspose2d(_ConvNd):
         return _conv.ConvTranspose2d.apply(
             x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.dilation, self.groups
         )
+
+
+class Conv2dReLUMaxPool2d(Conv2d):
+    """``MaxPool2d(pool)(ReLU()(Conv2d(...)(x)))`` as one fused layer (same parameters as
+    ``Conv2d``): the conv -> ReLU -> 2x2 max-pool stage of LeNet and VGG, faster because
+    the bias and ReLU run after pooling and the pool reads contiguous blocks
+    (see :mod:`deepgrad.ops.conv_relu_pool`)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, pool: int = 2, dtype=np.float32, generator=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         "zeros", dtype, generator)
+        self.pool = int(pool)
+
+    def forward(self, x):
+        from ..ops.conv_relu_pool import Conv2dReLUMaxPool2d as _Fused
+
+        self._check_input(x)
+        return _Fused.apply(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups, self.pool)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", pool={self.pool}"

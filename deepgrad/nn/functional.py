@@ -56,4 +56,5 @@ def one_hot(tensor, num_classes=-1):
     return Tensor._wrap(np.eye(n, dtype=np.int64)[idx])
 from ..ops.normalization import batch_norm  # noqa: E402,F401
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: E402,F401
+from ..ops.conv_relu_pool import conv2d_relu_max_pool2d  # noqa: E402,F401
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d  # noqa: E402,F401

@@ -9,7 +9,10 @@ The API is NCHW, as in PyTorch: input ``(N, C, H, W)``, weight
 and then ``out = W.reshape(C_out, -1) @ cols`` is ONE BLAS GEMM (per group). The
 backward pass is two more GEMMs, ``dW = dout @ cols.T`` and ``dcols = W.T @ dout``,
 and "col2im" adds every column of ``dcols`` back to the input position it came from
-(a loop over the kh*kw kernel offsets, each one a vectorized strided add).
+(a loop over the kh*kw kernel offsets, each one a vectorized strided add). For stride-1
+convolutions whose output is about as large as the input ("same" padding), ``dx`` is
+instead the "full" correlation of ``dout`` with the flipped kernel, computed like a
+forward pass (im2col + GEMM): no scatter-add, measured ~1.3x faster for ResNet's 3x3 convs.
 
 Why the batch is innermost inside: the speed of im2col/col2im is decided by how
 long the contiguous runs of memory they copy are. Internally the activations are
@@ -20,9 +23,9 @@ elementwise NumPy ops (bias, ReLU, BatchNorm) keep that memory order, so the nex
 convolution or pooling op finds its input already batch-innermost and does not copy
 it. Values are identical either way; only the strides differ.
 
-Memory is bounded: an im2col buffer larger than ``IM2COL_BUDGET_BYTES`` is built
-and consumed in chunks of output rows, and is recomputed in the backward pass
-instead of being kept.
+Memory is bounded: an im2col matrix larger than ``IM2COL_BUDGET_BYTES`` (4 MiB) is
+built and consumed in chunks of output rows (``IM2COL_CHUNK_BYTES``, 512 KiB) and is
+recomputed in the backward pass instead of being kept.
 
 ``conv_transpose2d`` is the backward-data pass of ``conv2d`` run forward
 (col2im of ``W.T @ x``), and its own backward is an ordinary convolution.
@@ -36,8 +39,14 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
 
-#: The largest im2col buffer (bytes) built at once; bigger ones are split into row chunks.
-IM2COL_BUDGET_BYTES = 64 * 2**20
+#: im2col matrices up to this size (bytes) are built whole and kept for the backward pass.
+IM2COL_BUDGET_BYTES = 4 * 2**20
+#: Bigger ones are built and consumed in chunks of output rows of about this size (at
+#: least one row) and rebuilt in backward: memory stays bounded, and it is faster too,
+#: since each GEMM reads a matrix that was just written and is still in cache (measured
+#: on a 32->32 3x3 conv at 28x28, batch 64, one-row (2 MB) chunks ~1.2x faster than one
+#: 58 MB matrix; LeNet's first conv (a 5 MB matrix) ~2x faster forward in 512 KiB chunks).
+IM2COL_CHUNK_BYTES = 2**19
 
 _Geom = namedtuple("_Geom", "kh kw sh sw dh dw Ho Wo")
 
@@ -118,8 +127,54 @@ def _nchw(x: np.ndarray) -> np.ndarray:
     return x.transpose(3, 0, 1, 2)
 
 
+# ----- a small cache of im2col buffers ------------------------------------------------------------------
+# im2col matrices are big (megabytes) and short-lived (built in forward, dropped after
+# backward). Fresh allocations of that size come straight from the OS and pay a page
+# fault per 4 KiB on first touch, which measured ~half a LeNet step. The buffers this
+# module owns (never handed to callers) are therefore recycled through this cache.
+_cache: dict = {}
+_CACHE_PER_KEY = 4
+
+
+def _take(shape, dtype) -> np.ndarray:
+    lst = _cache.get((shape, np.dtype(dtype)))
+    return lst.pop() if lst else np.empty(shape, dtype=dtype)
+
+
+def _give(arr) -> None:
+    if arr is None or arr.base is not None or not arr.flags.c_contiguous:
+        return
+    lst = _cache.setdefault((arr.shape, arr.dtype), [])
+    if len(lst) < _CACHE_PER_KEY:
+        lst.append(arr)
+
+
+class _Lease:
+    """Holds a cached buffer saved for backward; returns it to the cache when the
+    graph drops it (after backward, or when the graph is discarded unused)."""
+
+    __slots__ = ("arr",)
+
+    def __init__(self, arr):
+        self.arr = arr
+
+    def __del__(self):
+        try:
+            _give(self.arr)
+        except Exception:  # interpreter shutdown: module globals may already be gone
+            pass
+
+
+def clear_cache() -> None:
+    """Drop the recycled im2col buffers (frees their memory)."""
+    _cache.clear()
+
+
 def _row_chunk(bytes_per_row: int, Ho: int) -> int:
-    return max(1, min(Ho, IM2COL_BUDGET_BYTES // max(1, bytes_per_row)))
+    """Output rows per im2col chunk: all of them when the whole matrix fits the budget."""
+    if bytes_per_row * Ho <= IM2COL_BUDGET_BYTES:
+        return Ho
+    return max(1, min(Ho, min(IM2COL_CHUNK_BYTES, IM2COL_BUDGET_BYTES) // max(1, bytes_per_row)))
 
 
 # ----- im2col / col2im on (C, H, W, N) ----------------------------------------------------------
@@ -134,9 +189,9 @@ def _im2col(xp: np.ndarray, g: _Geom, i0: int, i1: int) -> np.ndarray:
         strides=(s0, g.dh * s1, g.dw * s2, g.sh * s1, g.sw * s2, s3),
         writeable=False,
     )
-    cols = np.empty(view.shape, dtype=xp.dtype)
-    np.copyto(cols, view)
-    return cols.reshape(C * g.kh * g.kw, -1)
+    cols = _take((C * g.kh * g.kw, (i1 - i0) * g.Wo * N), xp.dtype)
+    np.copyto(cols.reshape(view.shape), view)
+    return cols
 
 
 def _col2im_add(dxp: np.ndarray, dcols: np.ndarray, g: _Geom, i0: int, i1: int) -> None:
@@ -160,6 +215,14 @@ def _gemm(w3: np.ndarray, m3: np.ndarray) -> np.ndarray:
     return np.matmul(w3, m3)
 
 
+def _gemm_into(w3: np.ndarray, m3: np.ndarray, out: np.ndarray) -> np.ndarray:
+    if w3.shape[0] == 1:
+        np.matmul(w3[0], m3[0], out=out[0])
+    else:
+        np.matmul(w3, m3, out=out)
+    return out
+
+
 def _corr_forward(xp: np.ndarray, w3: np.ndarray, g: _Geom, keep_cols: bool):
     """xp (C, Hp, Wp, N), w3 (groups, Cout/groups, C/groups*kh*kw) -> out (Cout, Ho, Wo, N).
 
@@ -174,13 +237,14 @@ def _corr_forward(xp: np.ndarray, w3: np.ndarray, g: _Geom, keep_cols: bool):
     for i0 in range(0, g.Ho, rows):
         i1 = min(g.Ho, i0 + rows)
         cols = _im2col(xp, g, i0, i1)
-        res = _gemm(w3, cols.reshape(G, K, -1))
         if rows >= g.Ho:
-            out = res.reshape(G * Og, g.Ho, g.Wo, N)
+            out = _gemm(w3, cols.reshape(G, K, -1)).reshape(G * Og, g.Ho, g.Wo, N)
             if keep_cols:
                 kept = cols
-        else:
-            out[:, i0:i1] = res.reshape(G * Og, i1 - i0, g.Wo, N)
+        else:  # the GEMM writes straight into its rows of the output (a strided view, no copy)
+            _gemm_into(w3, cols.reshape(G, K, -1), out[:, i0:i1].reshape(G, Og, -1))
+        if kept is None:
+            _give(cols)
     return out, kept
 
 
@@ -202,12 +266,46 @@ def _corr_backward(xp, cols, xp_shape, gout: np.ndarray, w3: np.ndarray, g: _Geo
         if need_w:
             c = cols if cols is not None else _im2col(xp, g, i0, i1)
             c3 = c.reshape(G, K, -1)
-            part = _gemm(g3, c3.transpose(0, 2, 1))
+            # dW^T = cols @ dout^T: measured ~1.4x faster in OpenBLAS than dout @ cols^T
+            part = _gemm(c3, g3.transpose(0, 2, 1))
             dw3 = part if dw3 is None else dw3 + part
+            if cols is None:
+                _give(c)
         if need_x:
-            dcols = _gemm(wt, g3)
+            dcols = _gemm_into(wt, g3, _take((G, K, g3.shape[2]), gout.dtype))
             _col2im_add(dxp, dcols.reshape(G * K, -1), g, i0, i1)
-    return dxp, dw3
+            _give(dcols)
+    return dxp, (None if dw3 is None else dw3.transpose(0, 2, 1))
+
+
+def _direct_input_grad_ok(g: _Geom, pads, x_shape) -> bool:
+    """Use the "full correlation" form of dx: stride 1, padding within the kernel's reach, and
+    an output about as large as the input (it does H*W/(Ho*Wo) times the col2im path's FLOPs)."""
+    (pt, pb), (pl, pr) = pads
+    H, W = x_shape[2:]
+    return (g.sh == g.sw == 1 and max(pt, pb) <= g.dh * (g.kh - 1) and max(pl, pr) <= g.dw * (g.kw - 1)
+            and H * W <= 1.25 * g.Ho * g.Wo)
+
+
+def _input_grad_direct(gout: np.ndarray, w3: np.ndarray, g: _Geom, pads, x_shape) -> np.ndarray:
+    """dx (C, H, W, N) of a stride-1 convolution as a forward pass: the "full" correlation of
+    dout (Cout, Ho', Wo', N) with the flipped kernel, channels swapped within each group.
+
+    Chunked im2col + GEMM like the forward pass (cache-friendly), no col2im scatter-add.
+    ``Ho'`` may be below the conv's Ho (rows that a floor-mode pool dropped get no gradient).
+    """
+    (pt, _), (pl, _) = pads
+    N, C, H, W = x_shape
+    G, Og, _ = w3.shape
+    ext_h, ext_w = g.dh * (g.kh - 1), g.dw * (g.kw - 1)
+    Cout, Hg, Wg, _ = gout.shape
+    top, left = ext_h - pt, ext_w - pl
+    bottom, right = H + pt - Hg, W + pl - Wg
+    gp = _chwn_padded(_nchw(gout), ((top, bottom), (left, right)))
+    wf = w3.reshape(G, Og, C // G, g.kh, g.kw)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    out, _ = _corr_forward(gp, np.ascontiguousarray(wf).reshape(G, C // G, -1),
+                           _Geom(g.kh, g.kw, 1, 1, g.dh, g.dw, H, W), keep_cols=False)
+    return out
 
 
 def _out_size(size, pad, k, d, s, op, what):
@@ -218,6 +316,14 @@ def _out_size(size, pad, k, d, s, op, what):
             f"dilated kernel {d * (k - 1) + 1}; the output would be empty"
         )
     return o
+
+
+def _check_float(x, weight, op):
+    if x.dtype.kind != "f" or weight.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: input and weight must be floating point, got {x.dtype} input of shape {x.shape} and "
+            f"{weight.dtype} weight of shape {weight.shape} (convert images with .astype(np.float32))"
+        )
 
 
 def _geometry(x_shape, w_shape, stride, padding, dilation, groups, op):
@@ -251,6 +357,7 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        _check_float(x, weight, "conv2d")
         pads, g = _geometry(x.shape, weight.shape, stride, padding, dilation, groups, "conv2d")
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
@@ -262,7 +369,7 @@ class Conv2d(Function):
             out += bias.reshape(-1, 1, 1, 1)
         ctx.g, ctx.pads, ctx.x_shape, ctx.xp_shape = g, pads, x.shape, xp.shape
         ctx.w3, ctx.w_shape = w3, weight.shape
-        ctx.cols = cols
+        ctx.cols = None if cols is None else _Lease(cols)
         ctx.xp = xp if (need_w and cols is None) else None
         return _nchw(out)
 
@@ -270,9 +377,13 @@ class Conv2d(Function):
     def backward(ctx, grad):
         nx, nw, nb = ctx.needs_input_grad[:3]
         gout = _chwn(grad)
-        dxp, dw3 = _corr_backward(ctx.xp, ctx.cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx, nw)
+        cols = None if ctx.cols is None else ctx.cols.arr
+        direct = nx and _direct_input_grad_ok(ctx.g, ctx.pads, ctx.x_shape)
+        dxp, dw3 = _corr_backward(ctx.xp, cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx and not direct, nw)
         dx = dw = db = None
-        if nx:
+        if direct:
+            dx = _nchw(_input_grad_direct(gout, ctx.w3, ctx.g, ctx.pads, ctx.x_shape))
+        elif nx:
             (pt, _), (pl, _) = ctx.pads
             N, C, H, W = ctx.x_shape
             dx = _nchw(dxp[:, pt : pt + H, pl : pl + W])
@@ -338,6 +449,7 @@ class ConvTranspose2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, output_padding, dilation, groups):
         op = "conv_transpose2d"
+        _check_float(x, weight, op)
         if x.ndim != 4 or weight.ndim != 4:
             raise ValueError(f"{op}: expected 4-D input and weight, got shapes {x.shape} and {weight.shape}")
         N, Cin, H, W = x.shape
@@ -381,6 +493,7 @@ class ConvTranspose2d(Function):
         if nw:
             _, dw3 = _corr_backward(gp, cols, gp.shape, ctx.xc, ctx.w3, ctx.g, False, True)
             dw = dw3.reshape(ctx.w_shape)
+        _give(cols)
         if nb:
             db = grad.sum(axis=(0, 2, 3))
         return dx, dw, db, None, None, None, None, None

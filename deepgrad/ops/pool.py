@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .conv import _chwn, _chwn_padded, _nchw, _pair
+from .conv import _chwn_padded, _nchw, _pair
 
 
 def _pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode, op):
@@ -24,8 +24,8 @@ def _pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode, op):
     if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
         raise ValueError(f"{op}: kernel_size {kernel}, stride {stride} and dilation {dilation} must be positive")
     for p, k, d in zip(padding, kernel, dilation):
-        if p < 0 or p > (d * (k - 1) + 1) // 2:
-            raise ValueError(f"{op}: padding {padding} must be at most half the (dilated) kernel size {kernel}")
+        if p < 0 or p > k // 2:
+            raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
     outs, extra = [], []
     for size, k, s, p, d in zip(x_shape[2:], kernel, stride, padding, dilation):
         span = size + 2 * p - d * (k - 1) - 1
@@ -50,7 +50,12 @@ def _overlapping(kernel, stride, dilation):
 
 # ----- max pooling -----------------------------------------------------------------------------------
 class MaxPool2d(Function):
-    """x (N, C, H, W) -> (N, C, Ho, Wo): the maximum of each (dilated) window."""
+    """x (N, C, H, W) -> (N, C, Ho, Wo): the maximum of each (dilated) window.
+
+    The forward pass is kh*kw-1 ``np.maximum`` calls over strided views; it keeps
+    the input and output, and the backward pass finds, offset by offset in window
+    order, the first position that equals the maximum (so ties go to the first).
+    """
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ceil_mode):
@@ -61,40 +66,35 @@ class MaxPool2d(Function):
             xp = _chwn_padded(x, pads, fill=-np.inf)
         else:
             xp = x.transpose(1, 2, 3, 0)  # a view; contiguous when x came from a conv here
-        m = idx = None
-        k = 0
+        m = None
         for ki in range(kernel[0]):
             for kj in range(kernel[1]):
                 s = _window(xp, ki, kj, dilation, stride, Ho, Wo)
-                if m is None:
-                    m = np.array(s, order="C")
-                    idx = np.zeros(m.shape, dtype=np.uint8 if kernel[0] * kernel[1] < 256 else np.int32)
-                else:
-                    take = s > m  # strictly greater: the first maximum keeps the gradient
-                    np.copyto(m, s, where=take)
-                    idx[take] = k
-                k += 1
-        ctx.idx, ctx.xp_shape, ctx.pads, ctx.x_shape = idx, xp.shape, pads, x.shape
+                m = np.array(s, order="C") if m is None else np.maximum(m, s, out=m)
+        ctx.xp, ctx.m, ctx.pads, ctx.x_shape = xp, m, pads, x.shape
         ctx.kernel, ctx.stride, ctx.dilation = kernel, stride, dilation
         return _nchw(m)
 
     @staticmethod
     def backward(ctx, grad):
         g = grad.transpose(1, 2, 3, 0)
-        idx = ctx.idx
-        _, Ho, Wo, _ = idx.shape
-        dxp = np.zeros(ctx.xp_shape, dtype=grad.dtype)
+        m, xp = ctx.m, ctx.xp
+        _, Ho, Wo, _ = m.shape
+        dxp = np.zeros(xp.shape, dtype=grad.dtype)
         overlap = _overlapping(ctx.kernel, ctx.stride, ctx.dilation)
-        k = 0
-        for ki in range(ctx.kernel[0]):
-            for kj in range(ctx.kernel[1]):
-                w = _window(dxp, ki, kj, ctx.dilation, ctx.stride, Ho, Wo)
-                hit = idx == k
-                if overlap:
-                    w += g * hit
-                else:  # every input position belongs to at most one window: write, don't add
-                    np.multiply(g, hit, out=w)
-                k += 1
+        free = None  # outputs whose gradient is not routed yet
+        offsets = [(ki, kj) for ki in range(ctx.kernel[0]) for kj in range(ctx.kernel[1])]
+        for n, (ki, kj) in enumerate(offsets):
+            hit = _window(xp, ki, kj, ctx.dilation, ctx.stride, Ho, Wo) == m
+            if free is not None:
+                hit &= free
+            if n + 1 < len(offsets):
+                free = ~hit if free is None else np.logical_xor(free, hit, out=free)
+            w = _window(dxp, ki, kj, ctx.dilation, ctx.stride, Ho, Wo)
+            if overlap:
+                w += g * hit
+            else:  # every input position belongs to at most one window: write, don't add
+                np.multiply(g, hit, out=w)
         (pt, _), (pl, _) = ctx.pads
         _, _, H, W = ctx.x_shape
         return _nchw(dxp[:, pt : pt + H, pl : pl + W]), None, None, None, None, None
