@@ -13,6 +13,7 @@ RECIPES: dict[str, str] = {
     "fashion-mlp": "deepgrad.recipes.fashion_mlp",
     "fashion-lenet": "deepgrad.recipes.fashion_cnn", "fashion-resnet": "deepgrad.recipes.fashion_cnn",
     "planar": "deepgrad.recipes.planar",
+    "transfer-digits": "deepgrad.recipes.transfer_digits",
 }
 
 

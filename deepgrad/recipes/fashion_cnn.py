@@ -1,11 +1,17 @@
 """Fashion-MNIST with convolutional networks: fashion-lenet (LeNet-5) and fashion-resnet (small ResNet + augmentation).
 
-Course 4 in one run. ``fashion-lenet``: LeNet-5 (conv 6@5x5 -> pool -> conv 16@5x5 ->
-pool -> fc 120-84-10, ReLU, fused conv-ReLU-pool stages), Adam; about 89-90% test
-accuracy after 5 epochs (>= 85% after 2). ``fashion-resnet``: a CIFAR-style ResNet-8
-(residual blocks, batch norm, global average pooling) trained with data augmentation
-(random shifts by padding + cropping), Adam with a cosine schedule. A stratified dev
-set is carved out of the training set; the test set is used once, at the end.
+Course 4 in one run. ``fashion-lenet``: LeNet-5 (conv 6@5x5 pad 2 -> pool -> conv 16@5x5 ->
+pool -> fc 120-84-10, ReLU, fused conv-ReLU-pool stages), Adam with a cosine learning-rate
+schedule and random horizontal flips, 15 epochs: 91.1% test accuracy (dev 91.8%; seed 0;
+about 20 s per epoch on an idle 2-core machine). ``fashion-resnet``: a small residual network
+(a conv-ReLU-pool stem to 14x14, then residual blocks with batch norm at 14x14 and 7x7,
+global average pooling, fc) trained with data augmentation (random shifts by padding +
+cropping, horizontal flips) and AdamW with a cosine schedule, 10 epochs: 92.45% test
+accuracy (dev 92.9%; 17 minutes on a busy 2-core machine, 70-130 s per epoch), short of
+the 93% target; chosen on dev over blocks [1, 1] (dev 91.7%, test 91.2%). It still
+underfits (training accuracy 93%): more epochs or width are the next step.
+A stratified dev set is carved out of the training set for model selection; the test set
+is used once, at the end.
 """
 from __future__ import annotations
 
@@ -14,12 +20,62 @@ import time
 import numpy as np
 
 DEFAULTS = {
-    "fashion-lenet": {"epochs": 5, "batch_size": 64, "lr": 1e-3, "model": {"name": "lenet5"}, "augment": False},
-    "fashion-resnet": {"epochs": 5, "batch_size": 128, "lr": 2e-3,
-                       "model": {"name": "resnet", "depth": 8, "width": 16}, "augment": True},
+    "fashion-lenet": {"epochs": 15, "batch_size": 64, "lr": 2e-3, "model": {"name": "lenet5"},
+                      "augment": ["flip"], "weight_decay": 0.0},
+    "fashion-resnet": {"epochs": 10, "batch_size": 128, "lr": 3e-3,
+                       "model": {"name": "fashion-resnet", "width": 32, "blocks": [2, 2]},
+                       "augment": ["shift", "flip"], "weight_decay": 1e-2},
 }
-COMMON = {"dev_size": 5000, "quick_train": 4000, "quick_dev": 1000, "quick_epochs": 1, "shift": 2}
+COMMON = {"dev_size": 5000, "quick_train": 4000, "quick_dev": 1000, "quick_epochs": 1, "quick_test": 2000, "shift": 2,
+          "min_lr_fraction": 0.01}
 MEAN, STD = 0.2860, 0.3530  # of the Fashion-MNIST training images scaled to [0, 1]
+
+
+def fashion_resnet(width: int = 32, blocks=(1, 1), in_channels: int = 1, num_classes: int = 10):
+    """A residual network sized for 28x28 images on a CPU (course 4, week 2: ResNets).
+
+    stem: conv 3x3 (``width``) -> ReLU -> 2x2 max-pool, one fused op: (N, 1, 28, 28) -> (N, w, 14, 14);
+    stage 1: ``blocks[0]`` residual blocks at w channels, 14x14;
+    stage 2: ``blocks[1]`` residual blocks at 2w channels, 7x7 (the first has stride 2 and a
+    1x1 projection shortcut); global average pool -> fc ``num_classes``.
+    Pooling in the stem makes every later convolution 4x cheaper than a CIFAR-style ResNet's.
+    """
+    from .. import nn
+    from ..vision.blocks import ResidualBlock
+
+    layers = [nn.Conv2dReLUMaxPool2d(in_channels, width, 3, padding=1), nn.BatchNorm2d(width)]
+    c = width
+    for stage, n in enumerate(blocks):
+        w = width * 2**stage
+        for j in range(n):
+            layers.append(ResidualBlock(c, w, stride=2 if (stage > 0 and j == 0) else 1))
+            c = w
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def make_model(spec: dict):
+    """``{"name": "fashion-resnet", ...}`` -> :func:`fashion_resnet`; any other name -> ``vision.build_model``."""
+    from ..vision import build_model
+
+    spec = dict(spec)
+    name = spec.pop("name")
+    if name == "fashion-resnet":
+        return fashion_resnet(**spec)
+    return build_model(name, **spec)
+
+
+def make_augment(names, shift: int, seed: int):
+    """The training-set augmentation: ``"shift"`` (random shifts up to ``shift`` pixels), ``"flip"`` (left-right)."""
+    from ..vision import transforms
+
+    known = {"shift": lambda s: transforms.RandomShift(shift, seed=s),
+             "flip": lambda s: transforms.RandomHorizontalFlip(0.5, seed=s)}
+    bad = [n for n in names or () if n not in known]
+    if bad:
+        raise ValueError(f"fashion_cnn: unknown augmentation {bad}; known: {sorted(known)}")
+    ts = [known[n](seed + 1 + i) for i, n in enumerate(names or ())]
+    return transforms.Compose(ts) if ts else None
 
 
 def run(args) -> dict:
@@ -28,7 +84,6 @@ def run(args) -> dict:
     from ..data import DataLoader, split_indices
     from ..data.datasets import load_fashion_mnist
     from ..train import CSVLogger, NaNGuard, Trainer
-    from ..vision import build_model, transforms
     from ._common import finish, out_dir, setting
 
     t0 = time.perf_counter()
@@ -51,17 +106,21 @@ def run(args) -> dict:
     train_idx, dev_idx = split_indices(y, (len(y) - cfg["dev_size"], cfg["dev_size"]), stratify=True, seed=seed)
     if quick:
         train_idx, dev_idx = train_idx[: COMMON["quick_train"]], dev_idx[: COMMON["quick_dev"]]
+        X_test, y_test = X_test[: COMMON["quick_test"]], y_test[: COMMON["quick_test"]]
     cfg["train_examples"], cfg["dev_examples"] = len(train_idx), len(dev_idx)
     X_tr, y_tr, X_dev, y_dev = X[train_idx], y[train_idx], X[dev_idx], y[dev_idx]
 
     dg.manual_seed(seed)
-    model = build_model(**cfg["model"])
-    opt = optim.Adam(model.parameters(), lr=cfg["lr"])
-    aug = transforms.RandomShift(cfg["shift"], seed=seed + 1) if cfg["augment"] else None
+    model = make_model(cfg["model"])
+    if cfg["weight_decay"]:
+        opt = optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    else:
+        opt = optim.Adam(model.parameters(), lr=cfg["lr"])
+    aug = make_augment(cfg["augment"], cfg["shift"], seed)
     train = DataLoader((X_tr, y_tr), batch_size=cfg["batch_size"], shuffle=True, seed=seed, transform=aug)
-    sched = None
-    if cfg["augment"]:
-        sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"] * len(train), eta_min=cfg["lr"] * 0.01)
+    # cosine annealing per step, from lr down to lr * min_lr_fraction at the last step
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"] * len(train),
+                                                 eta_min=cfg["lr"] * cfg["min_lr_fraction"])
     trainer = Trainer(model, opt, "cross_entropy", metrics=("accuracy",), scheduler=sched, scheduler_interval="step",
                       seed=seed, batch_size=cfg["batch_size"], eval_batch_size=500,
                       callbacks=[NaNGuard(), CSVLogger(f"{out}/history.csv")])
