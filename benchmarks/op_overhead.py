@@ -26,6 +26,18 @@ def bench(fn, repeat, warmup=200):
     return best * 1e6  # microseconds
 
 
+def case(f, *ts, grad):
+    """One forward + backward of ``f`` on ``ts`` (deepgrad or torch tensors alike), grads reset."""
+
+    def run():
+        out = f(*ts)
+        out.backward(grad)
+        for t in ts:
+            t.grad = None
+
+    return run
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=2000)
@@ -47,21 +59,12 @@ def main():
     a, b = dg.tensor(small, requires_grad=True), dg.tensor(small2, requires_grad=True)
     A, B = dg.tensor(m64, requires_grad=True), dg.tensor(m64b, requires_grad=True)
 
-    def dg_case(f, *ts, grad):
-        def run():
-            out = f(*ts)
-            out.backward(grad)
-            for t in ts:
-                t.grad = None
-
-        return run
-
     cases = {
-        "add 16x16": (dg_case(lambda x, y: x + y, a, b, grad=ones_small), lambda: (small + small2, ones_small.copy(), ones_small.copy())),
-        "mul 16x16": (dg_case(lambda x, y: x * y, a, b, grad=ones_small), lambda: (small * small2, ones_small * small2, ones_small * small)),
-        "matmul 64x64": (dg_case(lambda x, y: x @ y, A, B, grad=ones64), lambda: (m64 @ m64b, ones64 @ m64b.T, m64.T @ ones64)),
-        "sum 16x16": (dg_case(lambda x: x.sum(), a, grad=None), lambda: (small.sum(), np.broadcast_to(np.float32(1), small.shape).copy())),
-        "relu 16x16": (dg_case(lambda x: dg.relu(x), a, grad=ones_small), lambda: (np.maximum(small, 0), ones_small * (small > 0))),
+        "add 16x16": (case(lambda x, y: x + y, a, b, grad=ones_small), lambda: (small + small2, ones_small.copy(), ones_small.copy())),
+        "mul 16x16": (case(lambda x, y: x * y, a, b, grad=ones_small), lambda: (small * small2, ones_small * small2, ones_small * small)),
+        "matmul 64x64": (case(lambda x, y: x @ y, A, B, grad=ones64), lambda: (m64 @ m64b, ones64 @ m64b.T, m64.T @ ones64)),
+        "sum 16x16": (case(lambda x: x.sum(), a, grad=None), lambda: (small.sum(), np.broadcast_to(np.float32(1), small.shape).copy())),
+        "relu 16x16": (case(lambda x: dg.relu(x), a, grad=ones_small), lambda: (np.maximum(small, 0), ones_small * (small > 0))),
     }
     results = {}
     for name, (dg_fn, np_fn) in cases.items():
@@ -75,21 +78,12 @@ def main():
         tA, tB = torch.tensor(m64, requires_grad=True), torch.tensor(m64b, requires_grad=True)
         t1s, t164 = torch.ones(16, 16), torch.ones(64, 64)
 
-        def t_case(f, *ts, grad):
-            def run():
-                out = f(*ts)
-                out.backward(grad)
-                for t in ts:
-                    t.grad = None
-
-            return run
-
         tcases = {
-            "add 16x16": t_case(lambda x, y: x + y, ta, tb, grad=t1s),
-            "mul 16x16": t_case(lambda x, y: x * y, ta, tb, grad=t1s),
-            "matmul 64x64": t_case(lambda x, y: x @ y, tA, tB, grad=t164),
-            "sum 16x16": t_case(lambda x: x.sum(), ta, grad=None),
-            "relu 16x16": t_case(lambda x: torch.relu(x), ta, grad=t1s),
+            "add 16x16": case(lambda x, y: x + y, ta, tb, grad=t1s),
+            "mul 16x16": case(lambda x, y: x * y, ta, tb, grad=t1s),
+            "matmul 64x64": case(lambda x, y: x @ y, tA, tB, grad=t164),
+            "sum 16x16": case(lambda x: x.sum(), ta, grad=None),
+            "relu 16x16": case(lambda x: torch.relu(x), ta, grad=t1s),
         }
         for name, fn in tcases.items():
             results[name]["torch_us"] = bench(fn, args.repeat)

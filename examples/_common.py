@@ -151,6 +151,21 @@ def plot_decision_boundary(ax, predict, X, y, title="", h=None):
 
 
 # ----- data -----------------------------------------------------------------------------
+
+def plot_boundaries(models: dict, predict, X, y, path, title) -> None:
+    """One decision-boundary panel per ``name -> (model, train_acc, test_acc)``, saved to ``path``
+    (``title(name, train_acc, test_acc)`` gives each panel's title); nothing without matplotlib."""
+    plt = pyplot()
+    if plt is None:
+        return
+    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 4))
+    for ax, (name, (model, tr, te)) in zip(axes, models.items()):
+        plot_decision_boundary(ax, lambda P, m=model: predict(m, P), X, y, title(name, tr, te))
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    print(f"picture: {path}")
+
+
 def load_fashion_mnist(split: str = "train"):
     """Fashion-MNIST ``(N, 784)`` uint8 pixels and ``(N,)`` int64 labels, via ``deepgrad.data.datasets``."""
     from deepgrad.data.datasets import load_fashion_mnist as load

@@ -117,15 +117,8 @@ for name, init_fn in inits.items():
 # ## Decision boundaries
 
 # %%
-plt = _common.pyplot()
-if plt is not None:
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
-    for ax, (name, (model, tr, te)) in zip(axes, models.items()):
-        _common.plot_decision_boundary(ax, lambda P, m=model: predict(m, P), X_train, y_train,
-                                       f"{name}: train {tr:.0%}, test {te:.0%}")
-    fig.tight_layout()
-    fig.savefig(args.out / "initialization.png", dpi=90)
-    print(f"picture: {args.out / 'initialization.png'}")
+_common.plot_boundaries(models, predict, X_train, y_train, args.out / "initialization.png",
+                        lambda n, tr, te: f"{n}: train {tr:.0%}, test {te:.0%}")
 
 # %%
 results.finish()

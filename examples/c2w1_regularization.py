@@ -120,15 +120,8 @@ for name, s in settings.items():
 # ## Decision boundaries: the unregularized model bends around noisy points
 
 # %%
-plt = _common.pyplot()
-if plt is not None:
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
-    for ax, (name, (model, tr, te)) in zip(axes, models.items()):
-        _common.plot_decision_boundary(ax, lambda P, m=model: predict(m, P), X_train, y_train,
-                                       f"{name}\ntrain {tr:.1%}, test {te:.1%}")
-    fig.tight_layout()
-    fig.savefig(args.out / "regularization.png", dpi=90)
-    print(f"picture: {args.out / 'regularization.png'}")
+_common.plot_boundaries(models, predict, X_train, y_train, args.out / "regularization.png",
+                        lambda n, tr, te: f"{n}\ntrain {tr:.1%}, test {te:.1%}")
 
 # %%
 results.finish()
