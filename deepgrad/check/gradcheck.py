@@ -111,15 +111,15 @@ def _element_indices(size, max_elements, rng):
 
 def _numeric_gradient(J, data, idx, eps):
     """(J(x + eps e_j) - J(x - eps e_j)) / (2 eps) for each flat index j in ``idx``, perturbing ``data`` in place."""
-    flat = data.reshape(-1)  # a view: the perturbation reaches the tensor
     numeric = np.empty(len(idx))
     for n, j in enumerate(idx):
-        orig = flat[j]
-        flat[j] = orig + eps
+        pos = np.unravel_index(j, data.shape)  # index in place: ``data`` may be a non-contiguous view
+        orig = data[pos]
+        data[pos] = orig + eps
         plus = J()
-        flat[j] = orig - eps
+        data[pos] = orig - eps
         minus = J()
-        flat[j] = orig
+        data[pos] = orig
         numeric[n] = (plus - minus) / (2 * eps)
     return numeric
 

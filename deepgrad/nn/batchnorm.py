@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.normalization import BatchNorm as _BatchNormFn
+from ..tensor import Tensor
 from .module import Module
 from .parameter import Parameter
 
@@ -60,16 +61,34 @@ class _BatchNorm(Module):
                 f"{self._shapes.format(c=self.num_features)}, got {shape}"
             )
 
-    def forward(self, x):
-        self._check(x)
+    def _factor(self) -> float:
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked += 1  # in place (a 0-d buffer)
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked)
+        return float(factor)
+
+    def forward(self, x):
+        self._check(x)
+        factor = self._factor()
         use_batch = self.training or not self.track_running_stats
         return _BatchNormFn.apply(x, self.weight, self.bias, self.running_mean, self.running_var,
-                                  use_batch, float(factor), float(self.eps))
+                                  use_batch, factor, float(self.eps))
+
+    def forward_relu(self, x, residual=None):
+        """``relu(self(x) + residual)`` (``residual`` optional) as one fused op: what a ResNet
+        block ends with. ``Sequential`` calls it for a BatchNorm directly followed by a ReLU."""
+        self._check(x)
+        if residual is not None and tuple(residual.shape) != tuple(x.shape):
+            raise ValueError(f"{type(self).__name__}({self.num_features}): residual of shape {tuple(residual.shape)} "
+                             f"does not match the input's {tuple(x.shape)}")
+        factor = self._factor()
+        use_batch = self.training or not self.track_running_stats
+        if residual is not None and not isinstance(residual, Tensor):
+            residual = Tensor._wrap(np.asarray(residual))
+        return _BatchNormFn.apply(x, self.weight, self.bias, self.running_mean, self.running_var,
+                                  use_batch, factor, float(self.eps), residual, relu=True)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

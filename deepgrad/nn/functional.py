@@ -54,7 +54,7 @@ def one_hot(tensor, num_classes=-1):
     idx = np.asarray(getattr(tensor, "data", tensor))
     n = int(idx.max()) + 1 if num_classes < 0 else num_classes
     return Tensor._wrap(np.eye(n, dtype=np.int64)[idx])
-from ..ops.normalization import batch_norm  # noqa: E402,F401
+from ..ops.normalization import batch_norm, batch_norm_relu  # noqa: E402,F401
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: E402,F401
 from ..ops.conv_relu_pool import conv2d_relu_max_pool2d  # noqa: E402,F401
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d  # noqa: E402,F401

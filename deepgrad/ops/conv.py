@@ -104,7 +104,7 @@ def _chwn_padded(x: np.ndarray, pads, fill=0.0) -> np.ndarray:
     if pt == pb == pl == pr == 0:
         return np.ascontiguousarray(chwn)
     N, C, H, W = x.shape
-    out = np.empty((C, H + pt + pb, W + pl + pr, N), dtype=x.dtype)
+    out = _take((C, H + pt + pb, W + pl + pr, N), x.dtype)  # a recycled buffer (see _take); callers may _give it back
     if fill == 0.0:
         # zero only the border: the interior is overwritten just below
         out[:, :pt] = 0
@@ -305,6 +305,7 @@ def _input_grad_direct(gout: np.ndarray, w3: np.ndarray, g: _Geom, pads, x_shape
     wf = w3.reshape(G, Og, C // G, g.kh, g.kw)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
     out, _ = _corr_forward(gp, np.ascontiguousarray(wf).reshape(G, C // G, -1),
                            _Geom(g.kh, g.kw, 1, 1, g.dh, g.dw, H, W), keep_cols=False)
+    _give(gp)
     return out
 
 
@@ -370,7 +371,11 @@ class Conv2d(Function):
         ctx.g, ctx.pads, ctx.x_shape, ctx.xp_shape = g, pads, x.shape, xp.shape
         ctx.w3, ctx.w_shape = w3, weight.shape
         ctx.cols = None if cols is None else _Lease(cols)
-        ctx.xp = xp if (need_w and cols is None) else None
+        if need_w and cols is None:  # the backward rebuilds the im2col matrix from xp
+            ctx.xp = _Lease(xp)
+        else:
+            ctx.xp = None
+            _give(xp)
         return _nchw(out)
 
     @staticmethod
@@ -379,7 +384,8 @@ class Conv2d(Function):
         gout = _chwn(grad)
         cols = None if ctx.cols is None else ctx.cols.arr
         direct = nx and _direct_input_grad_ok(ctx.g, ctx.pads, ctx.x_shape)
-        dxp, dw3 = _corr_backward(ctx.xp, cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx and not direct, nw)
+        xp = None if ctx.xp is None else ctx.xp.arr
+        dxp, dw3 = _corr_backward(xp, cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx and not direct, nw)
         dx = dw = db = None
         if direct:
             dx = _nchw(_input_grad_direct(gout, ctx.w3, ctx.g, ctx.pads, ctx.x_shape))
@@ -494,6 +500,7 @@ class ConvTranspose2d(Function):
             _, dw3 = _corr_backward(gp, cols, gp.shape, ctx.xc, ctx.w3, ctx.g, False, True)
             dw = dw3.reshape(ctx.w_shape)
         _give(cols)
+        _give(gp)
         if nb:
             db = grad.sum(axis=(0, 2, 3))
         return dx, dw, db, None, None, None, None, None

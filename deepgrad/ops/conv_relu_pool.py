@@ -87,7 +87,11 @@ class Conv2dReLUMaxPool2d(Function):
         ctx.g, ctx.p, ctx.pads, ctx.x_shape, ctx.xp_shape, ctx.q = g, p, pads, x.shape, xp.shape, (Hq, Wq, rows)
         ctx.w3, ctx.w_shape, ctx.res, ctx.mx, ctx.out = w3, weight.shape, res, mx, out
         ctx.cols = None if kept is None else _Lease(kept)
-        ctx.xp = xp if (need_w and kept is None) else None
+        if need_w and kept is None:  # the backward rebuilds the im2col matrix from xp
+            ctx.xp = _Lease(xp)
+        else:
+            ctx.xp = None
+            _give(xp)
         return _nchw(out.reshape(Cout, Hq, Wq, N))
 
     @staticmethod
@@ -119,7 +123,7 @@ class Conv2dReLUMaxPool2d(Function):
                 q1 = min(Hq, q0 + rows)
                 g3 = gout[:, :, q0:q1]
                 g3 = (g3 if rows >= Hq else np.ascontiguousarray(g3)).reshape(G, Og, -1)
-                c = kept if kept is not None else _im2col_pooled(ctx.xp, g, p, Hq, Wq, q0, q1)
+                c = kept if kept is not None else _im2col_pooled(ctx.xp.arr, g, p, Hq, Wq, q0, q1)
                 part = _gemm(c.reshape(G, K, -1), g3.transpose(0, 2, 1))
                 dw3 = part if dw3 is None else dw3 + part
                 if kept is None:

@@ -17,6 +17,19 @@ running variance uses the *unbiased* batch variance, var * m / (m - 1)):
 
 In evaluation (``training=False``) the running statistics normalise, and the op is an
 affine map per channel.
+
+**Fused with what follows it.** In a ResNet, batch norm is always followed by a ReLU,
+sometimes after adding the shortcut: ``relu(bn(x) + residual)``. ``batch_norm_relu`` does
+that in one op: the ReLU and the add happen in place in the output buffer, and the
+backward masks the incoming gradient once (``dy * (y > 0)``), which is then both the
+residual's gradient and the ``dy`` of the formulas above.
+
+**Layout.** Every formula is per channel, so the op works on a 2-D ``(C, m)`` view of the
+data, whatever order the other axes are stored in: the convolutions here return NCHW
+views of batch-innermost (C, H, W, N) buffers, and for those the view is free. The output
+keeps the input's memory layout. Reductions then run along contiguous rows, the
+variance is a BLAS dot product per row, and the backward recomputes ``x_hat`` from the
+saved input instead of keeping a second full-size array.
 """
 from __future__ import annotations
 
@@ -26,34 +39,67 @@ from ..autograd import Function
 from ..tensor import Tensor
 
 
-def _layout(x):
-    """Reduction axes and the (1, C, 1, ...) broadcast shape for a channel-second input."""
+def _channel_major(x: np.ndarray):
+    """``(x2, perm)``: a ``(C, m)`` array holding x's values channel by channel, and the axis
+    order ``perm`` (channel first) in which it is stored; ``x2`` is a view when x's memory
+    already has the channel outermost (e.g. a conv output here), else a copy."""
+    others = sorted(range(x.ndim), key=lambda a: -abs(x.strides[a]) if a != 1 else 0)
+    perm = (1,) + tuple(a for a in others if a != 1)
+    xp = x.transpose(perm)
+    if not xp.flags.c_contiguous:
+        perm = (1, 0) + tuple(range(2, x.ndim))
+        xp = np.ascontiguousarray(x.transpose(perm))
+    return xp.reshape(x.shape[1], -1), perm
+
+
+def _as_layout(a: np.ndarray, perm) -> np.ndarray:
+    """``a`` (same shape as the op's input) as a contiguous (C, m) array in the axis order ``perm``."""
+    return np.ascontiguousarray(a.transpose(perm)).reshape(a.shape[1], -1)
+
+
+def _from_layout(a2: np.ndarray, shape, perm) -> np.ndarray:
+    """The inverse of :func:`_as_layout`: a (C, m) array back to an array of ``shape`` (a view)."""
+    return a2.reshape(tuple(shape[p] for p in perm)).transpose(np.argsort(perm))
+
+
+def _row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``sum(a * b, axis=1)`` for (C, m) arrays without a temporary: one BLAS dot per row."""
+    return np.matmul(a[:, None, :], b[:, :, None]).reshape(a.shape[0])
+
+
+def _check_params(x, weight, bias, running_mean, running_var):
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected input (N, C, ...), got shape {x.shape}")
-    axes = (0,) + tuple(range(2, x.ndim))
-    bshape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    return axes, bshape
+    c = x.shape[1]
+    for name, arr in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        if arr is not None and arr.shape != (c,):
+            raise ValueError(f"batch_norm: {name} must have shape ({c},) for input of shape {x.shape}, got {arr.shape}")
 
 
 class BatchNorm(Function):
+    """``relu?(batch_norm(x) + residual?)``: x (N, C, ...) -> same shape; weight, bias (C,) or
+    None; running statistics (C,) ndarrays or None. Plain batch norm when ``relu`` is False
+    and there is no residual."""
+
     @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        axes, bshape = _layout(x)
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps, residual=None,
+                relu=False):
+        _check_params(x, weight, bias, running_mean, running_var)
+        if residual is not None and residual.shape != x.shape:
+            raise ValueError(f"batch_norm: residual of shape {residual.shape} does not match the input's {x.shape}")
         c = x.shape[1]
-        for name, arr in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
-            if arr is not None and arr.shape != (c,):
-                raise ValueError(f"batch_norm: {name} must have shape ({c},) for input of shape {x.shape}, got {arr.shape}")
         dt = x.dtype.type
+        x2, perm = _channel_major(x)
+        m = x2.shape[1]
         use_batch = training or running_mean is None
         if use_batch:
-            m = x.size // c
             if m <= 1 and training:
                 raise ValueError(
                     f"batch_norm: expected more than 1 value per channel when training, got input of shape {x.shape}"
                 )
-            mean = x.mean(axis=axes)
-            xc = x - mean.reshape(bshape)
-            var = np.square(xc).mean(axis=axes)
+            mean = x2.mean(axis=1)
+            y2 = x2 - mean[:, None]
+            var = _row_dot(y2, y2) / dt(m)
             if training and running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -61,51 +107,71 @@ class BatchNorm(Function):
                 running_var += (momentum * m / max(m - 1, 1)) * var
         else:
             mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
-            xc = x - mean.reshape(bshape)
+            y2 = x2 - mean[:, None]
         invstd = (1.0 / np.sqrt(var + dt(eps))).astype(x.dtype, copy=False)
-        xhat = xc
-        xhat *= invstd.reshape(bshape)  # xc is a fresh array: normalise in place
-        if weight is not None:
-            out = xhat * weight.reshape(bshape)
-            if bias is not None:
-                out += bias.reshape(bshape)
-        elif bias is not None:
-            out = xhat + bias.reshape(bshape)
-        else:
-            out = xhat.copy()
-        ctx.xhat, ctx.invstd, ctx.weight, ctx.use_batch, ctx.axes, ctx.bshape = xhat, invstd, weight, use_batch, axes, bshape
-        return out
+        scale = invstd if weight is None else invstd * weight
+        y2 *= scale[:, None]  # y2 is a fresh array: the rest happens in place
+        if bias is not None:
+            y2 += bias[:, None]
+        if residual is not None:
+            y2 += _as_layout(residual, perm)
+        if relu:
+            np.maximum(y2, 0, out=y2)
+        ctx.x2, ctx.mean, ctx.invstd, ctx.scale, ctx.perm, ctx.shape = x2, mean, invstd, scale, perm, x.shape
+        ctx.use_batch, ctx.y2 = use_batch, (y2 if relu else None)
+        ctx.has_residual = residual is not None
+        return _from_layout(y2, x.shape, perm)
 
     @staticmethod
     def backward(ctx, grad):
         nx, nw, nb = ctx.needs_input_grad[:3]
-        xhat, axes, bshape = ctx.xhat, ctx.axes, ctx.bshape
-        dbeta = grad.sum(axis=axes) if (nb or (nx and ctx.use_batch)) else None
-        dgamma = (grad * xhat).sum(axis=axes) if (nw or (nx and ctx.use_batch)) else None
+        nr = ctx.has_residual and ctx.needs_input_grad[8]
+        perm, shape = ctx.perm, ctx.shape
+        g2 = _as_layout(grad, perm)
+        if ctx.y2 is not None:  # through the ReLU: zero where the output was clamped
+            g2 = g2 * (ctx.y2 > 0)
+        m = g2.shape[1]
+        xhat = None
+        if nw or nx:
+            xhat = ctx.x2 - ctx.mean[:, None]
+            xhat *= ctx.invstd[:, None]
+        dbeta = g2.sum(axis=1) if (nb or (nx and ctx.use_batch)) else None
+        dgamma = _row_dot(g2, xhat) if (nw or (nx and ctx.use_batch)) else None
         dx = None
         if nx:
-            scale = ctx.invstd if ctx.weight is None else ctx.invstd * ctx.weight
-            if ctx.use_batch:
-                m = grad.size // grad.shape[1]
-                dx = xhat * (-dgamma / m).reshape(bshape)
-                dx += grad
-                dx -= (dbeta / m).reshape(bshape)
-                dx *= scale.reshape(bshape)
+            if ctx.use_batch:  # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), in place in xhat
+                dx2 = xhat
+                dx2 *= (-dgamma / m)[:, None]
+                dx2 += g2
+                dx2 -= (dbeta / m)[:, None]
+                dx2 *= ctx.scale[:, None]
             else:
-                dx = grad * scale.reshape(bshape)
-        return dx, (dgamma if nw else None), (dbeta if nb else None), None, None, None, None, None
+                dx2 = g2 * ctx.scale[:, None]
+            dx = _from_layout(dx2, shape, perm)
+        dres = _from_layout(g2, shape, perm) if nr else None
+        return (dx, (dgamma if nw else None), (dbeta if nb else None), None, None, None, None, None, dres, None)
+
+
+def _stats_args(running_mean, running_var, training):
+    rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
+    rv = running_var.data if isinstance(running_var, Tensor) else running_var
+    if (rm is None) != (rv is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    # without running statistics, always normalise with the batch's
+    return rm, rv, (True if (not training and rm is None) else bool(training))
 
 
 def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """PyTorch's ``F.batch_norm``: input (N, C), (N, C, L) or (N, C, H, W); running
     statistics (C,) ndarrays (or Tensors/None) updated in place when ``training``;
     ``weight``/``bias`` (C,) Tensors or None."""
-    rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
-    rv = running_var.data if isinstance(running_var, Tensor) else running_var
-    if (rm is None) != (rv is None):
-        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
-    if not training and rm is None:
-        training_stats = True  # no running statistics: always normalise with the batch's
-    else:
-        training_stats = training
-    return BatchNorm.apply(input, weight, bias, rm, rv, bool(training_stats), float(momentum), float(eps))
+    rm, rv, use_batch = _stats_args(running_mean, running_var, training)
+    return BatchNorm.apply(input, weight, bias, rm, rv, use_batch, float(momentum), float(eps))
+
+
+def batch_norm_relu(input, running_mean=None, running_var=None, weight=None, bias=None, training=False, momentum=0.1,
+                    eps=1e-5, residual=None):
+    """``relu(batch_norm(input, ...) + residual)`` as one op (``residual`` optional, same
+    shape as ``input``): the end of a ResNet block. Same arguments as :func:`batch_norm`."""
+    rm, rv, use_batch = _stats_args(running_mean, running_var, training)
+    return BatchNorm.apply(input, weight, bias, rm, rv, use_batch, float(momentum), float(eps), residual, relu=True)

@@ -243,18 +243,18 @@ def summary(model: nn.Module, input_shape=(1, 28, 28), print_fn=print) -> dict:
     leaves = [(n, m) for n, m in model.named_modules() if not m._modules]
     originals = {}
     for name, m in leaves:
-        fwd = m.forward
+        # BatchNorm layers may run as BatchNorm+ReLU through ``forward_relu``: hook that too
+        for attr in ("forward", "forward_relu") if hasattr(m, "forward_relu") else ("forward",):
+            def hooked(*args, _m=m, _name=name, _fwd=getattr(m, attr), **kw):
+                out = _fwd(*args, **kw)
+                inp = args[0] if args else None
+                params = sum(p.data.size for p in _m.parameters(recurse=False))
+                rows.append({"name": _name, "type": type(_m).__name__, "output_shape": tuple(out.shape[1:]),
+                             "params": int(params), "flops": int(_layer_flops(_m, inp, out))})
+                return out
 
-        def hooked(*args, _m=m, _name=name, _fwd=fwd, **kw):
-            out = _fwd(*args, **kw)
-            inp = args[0] if args else None
-            params = sum(p.data.size for p in _m.parameters(recurse=False))
-            rows.append({"name": _name, "type": type(_m).__name__, "output_shape": tuple(out.shape[1:]),
-                         "params": int(params), "flops": int(_layer_flops(_m, inp, out))})
-            return out
-
+            object.__setattr__(m, attr, hooked)
         originals[id(m)] = m
-        object.__setattr__(m, "forward", hooked)
     was_training = model.training
     try:
         model.eval()
@@ -263,7 +263,9 @@ def summary(model: nn.Module, input_shape=(1, 28, 28), print_fn=print) -> dict:
             model(Tensor._wrap(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
     finally:
         for m in originals.values():
-            object.__delattr__(m, "forward")
+            for attr in ("forward", "forward_relu"):
+                if attr in m.__dict__:
+                    object.__delattr__(m, attr)
         model.train(was_training)
     report = {"layers": rows, "total_params": count_parameters(model),
               "trainable_params": count_parameters(model, trainable_only=True),

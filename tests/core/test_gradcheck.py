@@ -102,3 +102,11 @@ def test_gradcheck_model_names_the_parameter_with_a_bug():
     bad = gradcheck_model(m, lambda mm: (mm(x) ** 2).mean())
     assert bad.failed == ["w2"]
     assert m.w1.dtype == before and m.w1.grad is None  # parameters restored
+
+
+def test_non_contiguous_inputs_are_perturbed_in_place():
+    # a transposed (non-contiguous) input: the finite differences must still reach the tensor
+    x = dg.tensor(np.random.default_rng(0).standard_normal((3, 4)).T, requires_grad=True)
+    assert not x.data.flags.c_contiguous
+    report = gradcheck(lambda t: (t * t).sum(), x)
+    assert report.passed, str(report)
