@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quick", action="store_true", help="a small, fast version (smoke test, CI)")
     r.add_argument("--batch-size", dest="batch_size", type=int, default=None, help="mini-batch size")
     r.add_argument("--lr", type=float, default=None, help="learning rate")
+    r.add_argument("--source", default=None, choices=("digits-pipeline", "raw"),
+                   help="transfer-digits: pretraining images, through the digits' 8x8 pipeline (default) or raw")
     r.add_argument("--checkpoint-dir", dest="checkpoint_dir", default=None,
                    help="save resumable checkpoints there and resume from them (recipes that support it)")
     sub.add_parser("list", help="same as `run --list`")
