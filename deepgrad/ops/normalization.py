@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ._parallel import parallel_rows
 from ..tensor import Tensor
 
 
@@ -92,31 +93,40 @@ class BatchNorm(Function):
         x2, perm = _channel_major(x)
         m = x2.shape[1]
         use_batch = training or running_mean is None
+        if use_batch and m <= 1 and training:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, got input of shape {x.shape}")
+        r2 = None if residual is None else _as_layout(residual, perm)
+        y2 = np.empty_like(x2)
         if use_batch:
-            if m <= 1 and training:
-                raise ValueError(
-                    f"batch_norm: expected more than 1 value per channel when training, got input of shape {x.shape}"
-                )
-            mean = x2.mean(axis=1)
-            y2 = x2 - mean[:, None]
-            var = _row_dot(y2, y2) / dt(m)
-            if training and running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean
-                running_var *= 1 - momentum
-                running_var += (momentum * m / max(m - 1, 1)) * var
+            mean, var = np.empty(c, x.dtype), np.empty(c, x.dtype)
         else:
-            mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
-            y2 = x2 - mean[:, None]
-        invstd = (1.0 / np.sqrt(var + dt(eps))).astype(x.dtype, copy=False)
-        scale = invstd if weight is None else invstd * weight
-        y2 *= scale[:, None]  # y2 is a fresh array: the rest happens in place
-        if bias is not None:
-            y2 += bias[:, None]
-        if residual is not None:
-            y2 += _as_layout(residual, perm)
-        if relu:
-            np.maximum(y2, 0, out=y2)
+            mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
+        invstd, scale = np.empty(c, x.dtype), np.empty(c, x.dtype)
+
+        def rows(s):  # channels s: every step is per channel, so halves can run in parallel
+            y = y2[s]
+            if use_batch:
+                mean[s] = x2[s].mean(axis=1)
+                np.subtract(x2[s], mean[s, None], out=y)
+                var[s] = _row_dot(y, y) / dt(m)
+            else:
+                np.subtract(x2[s], mean[s, None], out=y)
+            invstd[s] = 1.0 / np.sqrt(var[s] + dt(eps))
+            scale[s] = invstd[s] if weight is None else invstd[s] * weight[s]
+            y *= scale[s, None]
+            if bias is not None:
+                y += bias[s, None]
+            if r2 is not None:
+                y += r2[s]
+            if relu:
+                np.maximum(y, 0, out=y)
+
+        parallel_rows(rows, c, x2.size)
+        if training and running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+            running_var *= 1 - momentum
+            running_var += (momentum * m / max(m - 1, 1)) * var
         ctx.x2, ctx.mean, ctx.invstd, ctx.scale, ctx.perm, ctx.shape = x2, mean, invstd, scale, perm, x.shape
         ctx.use_batch, ctx.y2 = use_batch, (y2 if relu else None)
         ctx.has_residual = residual is not None
@@ -126,28 +136,41 @@ class BatchNorm(Function):
     def backward(ctx, grad):
         nx, nw, nb = ctx.needs_input_grad[:3]
         nr = ctx.has_residual and ctx.needs_input_grad[8]
-        perm, shape = ctx.perm, ctx.shape
-        g2 = _as_layout(grad, perm)
-        if ctx.y2 is not None:  # through the ReLU: zero where the output was clamped
-            g2 = g2 * (ctx.y2 > 0)
-        m = g2.shape[1]
-        xhat = None
-        if nw or nx:
-            xhat = ctx.x2 - ctx.mean[:, None]
-            xhat *= ctx.invstd[:, None]
-        dbeta = g2.sum(axis=1) if (nb or (nx and ctx.use_batch)) else None
-        dgamma = _row_dot(g2, xhat) if (nw or (nx and ctx.use_batch)) else None
-        dx = None
-        if nx:
-            if ctx.use_batch:  # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), in place in xhat
-                dx2 = xhat
-                dx2 *= (-dgamma / m)[:, None]
-                dx2 += g2
-                dx2 -= (dbeta / m)[:, None]
-                dx2 *= ctx.scale[:, None]
-            else:
-                dx2 = g2 * ctx.scale[:, None]
-            dx = _from_layout(dx2, shape, perm)
+        perm, shape, use_batch, y2 = ctx.perm, ctx.shape, ctx.use_batch, ctx.y2
+        x2, mean, invstd, scale = ctx.x2, ctx.mean, ctx.invstd, ctx.scale
+        gin = _as_layout(grad, perm)
+        c, m = gin.shape
+        g2 = np.empty_like(gin) if y2 is not None else gin  # the gradient after the ReLU's mask
+        need_sums = nx and use_batch
+        dbeta = np.empty(c, g2.dtype) if (nb or need_sums) else None
+        dgamma = np.empty(c, g2.dtype) if (nw or need_sums) else None
+        dx2 = np.empty_like(g2) if nx else None
+
+        def rows(s):
+            g = g2[s]
+            if y2 is not None:  # through the ReLU: zero where the output was clamped
+                np.multiply(gin[s], y2[s] > 0, out=g)
+            if dbeta is not None:
+                dbeta[s] = g.sum(axis=1)
+            xhat = None
+            if dgamma is not None or (nx and use_batch):
+                xhat = dx2[s] if nx else np.empty_like(g)
+                np.subtract(x2[s], mean[s, None], out=xhat)
+                xhat *= invstd[s, None]
+            if dgamma is not None:
+                dgamma[s] = _row_dot(g, xhat)
+            if nx:
+                d = dx2[s]
+                if use_batch:  # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), in place over x_hat
+                    d *= (-dgamma[s] / m)[:, None]
+                    d += g
+                    d -= (dbeta[s] / m)[:, None]
+                    d *= scale[s, None]
+                else:
+                    np.multiply(g, scale[s, None], out=d)
+
+        parallel_rows(rows, c, g2.size)
+        dx = None if dx2 is None else _from_layout(dx2, shape, perm)
         dres = _from_layout(g2, shape, perm) if nr else None
         return (dx, (dgamma if nw else None), (dbeta if nb else None), None, None, None, None, None, dres, None)
 
