@@ -309,6 +309,75 @@ def _input_grad_direct(gout: np.ndarray, w3: np.ndarray, g: _Geom, pads, x_shape
     return out
 
 
+# ----- depthwise convolution (groups == C_in == C_out: MobileNet) -----------------------------------
+# One 2-D filter per channel, so each group's GEMM has a single row. Written per kernel tap,
+# each of the kh*kw taps is one vectorized multiply-add over a shifted view of the input:
+#     out[c] = sum_{ki, kj} W[c, ki, kj] * x_pad[c, i*sh + ki*dh, j*sw + kj*dw, n]
+# Measured on MobileNet-sized layers (96 channels at 14x14, 192 at 7x7, batch 64): the
+# forward pass is still ~2x faster as im2col + batched GEMM, but the backward pass is ~1.8x
+# faster per tap (dW as kh*kw reductions, dx as kh*kw strided adds) than through im2col,
+# GEMMs and col2im; Conv2d uses the GEMM forward and this backward. Work is done in blocks of
+# channels (DEPTHWISE_BLOCK_BYTES) so that the temporaries stay in cache.
+DEPTHWISE_BLOCK_BYTES = 2**18
+
+
+def _is_depthwise(groups: int, x_shape, w_shape) -> bool:
+    return groups > 1 and groups == x_shape[1] == w_shape[0]
+
+
+def _taps(xp: np.ndarray, g: _Geom):
+    """``(ki, kj, view)`` for each kernel tap: ``view`` (C, Ho, Wo, N) holds, for every output
+    pixel, the input pixel that tap multiplies."""
+    for ki in range(g.kh):
+        r0 = ki * g.dh
+        rows = slice(r0, r0 + g.sh * (g.Ho - 1) + 1, g.sh)
+        for kj in range(g.kw):
+            c0 = kj * g.dw
+            yield ki, kj, xp[:, rows, c0 : c0 + g.sw * (g.Wo - 1) + 1 : g.sw]
+
+
+def _channel_blocks(C: int, per_channel_bytes: int):
+    step = max(1, DEPTHWISE_BLOCK_BYTES // max(1, per_channel_bytes))
+    return [slice(c0, min(C, c0 + step)) for c0 in range(0, C, step)]
+
+
+def _depthwise_forward(xp: np.ndarray, w: np.ndarray, g: _Geom) -> np.ndarray:
+    """xp (C, Hp, Wp, N), w (C, kh, kw) -> out (C, Ho, Wo, N)."""
+    C, _, _, N = xp.shape
+    dtype = np.result_type(xp.dtype, w.dtype)
+    out = np.empty((C, g.Ho, g.Wo, N), dtype=dtype)
+    for cb in _channel_blocks(C, g.Ho * g.Wo * N * out.itemsize):
+        acc, tmp = out[cb], np.empty(out[cb].shape, dtype=dtype)
+        for ki, kj, v in _taps(xp[cb], g):
+            if ki == 0 and kj == 0:
+                np.multiply(v, w[cb, 0, 0, None, None, None], out=acc)
+            else:
+                np.multiply(v, w[cb, ki, kj, None, None, None], out=tmp)
+                acc += tmp
+    return out
+
+
+def _depthwise_backward(xp, xp_shape, gout: np.ndarray, w: np.ndarray, g: _Geom, need_x: bool, need_w: bool):
+    """Gradients of :func:`_depthwise_forward`: ``(dxp (C, Hp, Wp, N) or None, dw (C, kh, kw) or None)``:
+    ``dw[c, ki, kj] = sum(gout[c] * tap(ki, kj)[c])`` and each tap adds ``w[c, ki, kj] * gout[c]`` back
+    onto the input pixels it read."""
+    C, _, _, N = xp_shape
+    dxp = np.zeros(xp_shape, dtype=gout.dtype) if need_x else None
+    dw = np.empty((C, g.kh, g.kw), dtype=gout.dtype) if need_w else None
+    for cb in _channel_blocks(C, g.Ho * g.Wo * N * gout.itemsize):
+        gb = gout[cb]
+        tmp = np.empty(gb.shape, dtype=gout.dtype)
+        if need_w:
+            for ki, kj, v in _taps(xp[cb], g):
+                np.multiply(gb, v, out=tmp)
+                dw[cb, ki, kj] = tmp.reshape(tmp.shape[0], -1).sum(axis=1)
+        if need_x:
+            for ki, kj, v in _taps(dxp[cb], g):
+                np.multiply(gb, w[cb, ki, kj, None, None, None], out=tmp)
+                v += tmp  # v is a view into dxp: the gradient lands on the pixels the tap read
+    return dxp, dw
+
+
 def _out_size(size, pad, k, d, s, op, what):
     o = (size + pad - d * (k - 1) - 1) // s + 1
     if o < 1:
@@ -365,11 +434,23 @@ class Conv2d(Function):
         xp = _chwn_padded(x, pads)
         w3 = weight.reshape(groups, weight.shape[0] // groups, -1)
         need_w = ctx.needs_input_grad[1]
+        ctx.g, ctx.pads, ctx.x_shape, ctx.xp_shape = g, pads, x.shape, xp.shape
+        ctx.w3, ctx.w_shape = w3, weight.shape
+        ctx.depthwise = _is_depthwise(groups, x.shape, weight.shape)
+        if ctx.depthwise:  # forward: the batched GEMM (measured ~2x faster); backward: per-tap (~1.8x faster)
+            out, _ = _corr_forward(xp, w3, g, keep_cols=False)
+            if bias is not None:
+                out += bias.reshape(-1, 1, 1, 1)
+            ctx.cols = None
+            if need_w:
+                ctx.xp = _Lease(xp)
+            else:
+                ctx.xp = None
+                _give(xp)
+            return _nchw(out)
         out, cols = _corr_forward(xp, w3, g, keep_cols=need_w)
         if bias is not None:
             out += bias.reshape(-1, 1, 1, 1)
-        ctx.g, ctx.pads, ctx.x_shape, ctx.xp_shape = g, pads, x.shape, xp.shape
-        ctx.w3, ctx.w_shape = w3, weight.shape
         ctx.cols = None if cols is None else _Lease(cols)
         if need_w and cols is None:  # the backward rebuilds the im2col matrix from xp
             ctx.xp = _Lease(xp)
@@ -382,6 +463,16 @@ class Conv2d(Function):
     def backward(ctx, grad):
         nx, nw, nb = ctx.needs_input_grad[:3]
         gout = _chwn(grad)
+        if ctx.depthwise:
+            xp = None if ctx.xp is None else ctx.xp.arr
+            dxp, dw = _depthwise_backward(xp, ctx.xp_shape, gout, ctx.w3.reshape(-1, ctx.g.kh, ctx.g.kw), ctx.g, nx, nw)
+            dx = None
+            if nx:
+                (pt, _), (pl, _) = ctx.pads
+                _, _, H, W = ctx.x_shape
+                dx = _nchw(dxp[:, pt : pt + H, pl : pl + W])
+            db = gout.reshape(gout.shape[0], -1).sum(axis=1) if nb else None
+            return dx, (None if dw is None else dw.reshape(ctx.w_shape)), db, None, None, None, None
         cols = None if ctx.cols is None else ctx.cols.arr
         direct = nx and _direct_input_grad_ok(ctx.g, ctx.pads, ctx.x_shape)
         xp = None if ctx.xp is None else ctx.xp.arr
