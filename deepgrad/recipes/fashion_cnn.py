@@ -6,10 +6,14 @@ schedule and random horizontal flips, 15 epochs: 91.1% test accuracy (dev 91.8%;
 about 20 s per epoch on an idle 2-core machine). ``fashion-resnet``: a small residual network
 (a conv-ReLU-pool stem to 14x14, then residual blocks with batch norm at 14x14 and 7x7,
 global average pooling, fc) trained with data augmentation (random shifts by padding +
-cropping, horizontal flips) and AdamW with a cosine schedule, 10 epochs: 92.45% test
-accuracy (dev 92.9%; 17 minutes on a busy 2-core machine, 70-130 s per epoch), short of
-the 93% target; chosen on dev over blocks [1, 1] (dev 91.7%, test 91.2%). It still
-underfits (training accuracy 93%): more epochs or width are the next step.
+cropping, horizontal flips), AdamW with a cosine schedule and 20 epochs: **93.20% test
+accuracy** (dev 94.00%; seed 0; 2,290 s of training on one core, 86-100 s per epoch).
+With flip test-time augmentation (the softmax of each image and of its mirror image,
+averaged; reported beside, as ``test_accuracy_flip_tta``): 93.44% test, 94.08% dev.
+Chosen on dev among: blocks [1, 1] for 10 epochs (dev 91.7%), [2, 2] for 10 epochs
+(dev 92.9%, test 92.45%: still underfitting, train 93%), width 40 for 16 epochs (dev
+93.6%, test 93.29%) and this one (width 32, [2, 2], 20 epochs). The run gives the same
+numbers on 1 or 2 BLAS threads (checked on the quick run: identical losses).
 A stratified dev set is carved out of the training set for model selection; the test set
 is used once, at the end.
 """
@@ -22,9 +26,9 @@ import numpy as np
 DEFAULTS = {
     "fashion-lenet": {"epochs": 15, "batch_size": 64, "lr": 2e-3, "model": {"name": "lenet5"},
                       "augment": ["flip"], "weight_decay": 0.0},
-    "fashion-resnet": {"epochs": 10, "batch_size": 128, "lr": 3e-3,
+    "fashion-resnet": {"epochs": 20, "batch_size": 128, "lr": 3e-3,
                        "model": {"name": "fashion-resnet", "width": 32, "blocks": [2, 2]},
-                       "augment": ["shift", "flip"], "weight_decay": 1e-2},
+                       "augment": ["shift", "flip"], "weight_decay": 1e-2, "label_smoothing": 0.0, "tta": ["flip"]},
 }
 COMMON = {"dev_size": 5000, "quick_train": 4000, "quick_dev": 1000, "quick_epochs": 1, "quick_test": 2000, "shift": 2,
           "min_lr_fraction": 0.01}
@@ -78,6 +82,19 @@ def make_augment(names, shift: int, seed: int):
     return transforms.Compose(ts) if ts else None
 
 
+def flip_tta_accuracy(trainer, X, y) -> float:
+    """Accuracy with test-time augmentation: average the softmax of each image and of its
+    left-right mirror image (the training set was augmented with flips, so both are "in
+    distribution"), then take the arg max."""
+    p = _softmax(trainer.predict(X)) + _softmax(trainer.predict(np.ascontiguousarray(X[..., ::-1])))
+    return float(np.mean(p.argmax(axis=1) == y))
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def run(args) -> dict:
     import deepgrad as dg
     from .. import optim
@@ -121,7 +138,9 @@ def run(args) -> dict:
     # cosine annealing per step, from lr down to lr * min_lr_fraction at the last step
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"] * len(train),
                                                  eta_min=cfg["lr"] * cfg["min_lr_fraction"])
-    trainer = Trainer(model, opt, "cross_entropy", metrics=("accuracy",), scheduler=sched, scheduler_interval="step",
+    ls = cfg.get("label_smoothing", 0.0)
+    loss = (lambda out, target: dg.ops.cross_entropy(out, target, label_smoothing=ls)) if ls else "cross_entropy"
+    trainer = Trainer(model, opt, loss, metrics=("accuracy",), scheduler=sched, scheduler_interval="step",
                       seed=seed, batch_size=cfg["batch_size"], eval_batch_size=500,
                       callbacks=[NaNGuard(), CSVLogger(f"{out}/history.csv")])
     history = trainer.fit(train, dev=(X_dev, y_dev), epochs=cfg["epochs"],
@@ -133,6 +152,9 @@ def run(args) -> dict:
         "dev_accuracy": dev_eval["accuracy"], "dev_loss": dev_eval["loss"],
         "train_time_s": round(sum(r["time"] for r in history.rows), 3),
     }
+    if "flip" in (cfg.get("tta") or ()):
+        results["dev_accuracy_flip_tta"] = flip_tta_accuracy(trainer, X_dev, y_dev)
+        results["test_accuracy_flip_tta"] = flip_tta_accuracy(trainer, X_test, y_test)
     metrics = finish(out, recipe, model, history, results, cfg, seed, t0)
     print(f"{recipe}: test accuracy {results['test_accuracy']:.4f}  dev {results['dev_accuracy']:.4f}  "
           f"({metrics['wall_time_s']:.1f} s)  -> {out}")

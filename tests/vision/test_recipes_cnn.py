@@ -149,3 +149,28 @@ def test_fashion_resnet_quick_learns(tmp_path, monkeypatch):
     assert metrics["test_accuracy"] > 0.4  # chance 0.1
     assert metrics["config"]["model"] == {"name": "fashion-resnet", "width": 16, "blocks": [2, 2]}
     assert metrics["config"]["augment"] == ["shift", "flip"]
+    assert 0.4 < metrics["test_accuracy_flip_tta"] <= 1.0  # flip test-time augmentation reported beside
+
+
+def test_flip_tta_averages_the_softmax_of_image_and_mirror():
+    from deepgrad import nn
+    from deepgrad.recipes.fashion_cnn import flip_tta_accuracy
+    from deepgrad.train import Trainer
+
+    rng = np.random.default_rng(0)
+    dg.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    X = rng.standard_normal((50, 1, 3, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 50)
+    trainer = Trainer(model, None, "cross_entropy", progress=False)
+
+    def softmax(z):
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    by_hand = softmax(trainer.predict(X)) + softmax(trainer.predict(np.ascontiguousarray(X[..., ::-1])))
+    assert flip_tta_accuracy(trainer, X, y) == pytest.approx(np.mean(by_hand.argmax(1) == y))
+    # on mirror-symmetric images the mirrored view adds nothing: same as plain accuracy
+    Xs = np.concatenate([X[..., :2], X[..., :2][..., ::-1]], axis=-1)
+    plain = np.mean(trainer.predict(Xs).argmax(1) == y)
+    assert flip_tta_accuracy(trainer, Xs, y) == pytest.approx(plain)
