@@ -36,14 +36,15 @@ import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad.data import DataLoader
 from deepgrad.optim import Adam
+from deepgrad.optim.lr_scheduler import CosineAnnealingLR
 from deepgrad.vision import LeNet5
 from deepgrad.vision.transforms import Compose, Normalize, RandomHorizontalFlip, RandomShift
 import _common
 
 args = _common.parse_args("c4w2_augmentation", "Data augmentation on a small Fashion-MNIST subset.",
                           n_train=(int, 1000, "training images (default 1000)"),
-                          epochs=(int, 40, "epochs (default 40)"),
-                          seeds=(int, 3, "number of seeds (default 3)"))
+                          epochs=(int, 120, "epochs (default 120)"),
+                          seeds=(int, 5, "number of seeds (default 5)"))
 results = _common.Results(args)
 
 n_train, n_dev, n_test, epochs, seeds = args.n_train, 1000, 2000, args.epochs, args.seeds
@@ -105,10 +106,12 @@ if plt is not None:
 # %% [markdown]
 # ## Training with and without augmentation
 #
-# Adam (lr 3e-3), batches of 64, the same number of epochs for both (enough for the
-# network without augmentation to learn its 1,000 images by heart); dev accuracy is
-# measured after every epoch, and we report the test accuracy after the last epoch and
-# with the weights of the epoch with the best dev accuracy ("early stopping").
+# Adam (lr 3e-3, decayed to 1% of it along a cosine over the whole run), batches of 64,
+# the same number of epochs for both. The network without augmentation learns its 1,000
+# images by heart within a few dozen epochs; the augmented one sees new variants of them
+# in every epoch and needs far longer. Dev accuracy is measured after every epoch, and we
+# report the test accuracy after the last epoch and with the weights of the epoch with
+# the best dev accuracy ("early stopping").
 
 # %%
 def evaluate(model, X, y):
@@ -125,6 +128,7 @@ def run(seed, augment):
     opt = Adam(model.parameters(), lr=3e-3)
     transform = augmentation(1000 + seed) if augment else normalize
     loader = DataLoader((Xtr, ytr), batch_size=64, shuffle=True, seed=seed, transform=transform)
+    sched = CosineAnnealingLR(opt, T_max=epochs * len(loader), eta_min=3e-5)
     rows, best, best_state = [], None, None
     for epoch in range(1, epochs + 1):
         total = 0.0
@@ -133,6 +137,7 @@ def run(seed, augment):
             loss = F.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
+            sched.step()
             total += loss.item() * len(yb)
         rows.append({"epoch": epoch, "train_loss": total / len(Xtr), "dev": evaluate(model, Xdev_n, ydev)})
         if best is None or rows[-1]["dev"] > best["dev"]:
@@ -177,12 +182,15 @@ results["gains_best_dev"] = gains_best
 # %% [markdown]
 # ## What happened
 #
-# In the full run (3 seeds, 40 epochs) augmentation closed most of the gap between
-# training and dev accuracy (train 98.3% -> 87.4%, dev 80.8% -> 81.6%) but did not raise
-# test accuracy: -0.03 points after the last epoch (+1.3, +1.2, -2.6 per seed) and -0.3
-# points with the best-dev weights. The augmented network was still improving when the
-# training stopped (its best dev epochs were 28, 40 and 39): augmentation makes the task
-# harder to learn, and its payoff needs a longer training than this example can afford.
+# In the full run (5 seeds, 120 epochs with a cosine learning-rate decay) augmentation
+# raised dev accuracy from 81.7% to 83.1% and test accuracy from 82.1% to 82.8%: +0.6
+# points after the last epoch (per seed +0.7, -0.1, +0.5, +0.6, +1.4: it helps in 4 of
+# 5) and +1.3 points with the best-dev weights. The plain network fits its 1,000 images
+# perfectly (100% train) and reaches its best dev accuracy around epochs 19-40; the
+# augmented one stays below 98% on its training images and peaks at epochs 53-94.
+# Augmentation only pays off with a training long enough for it: the first version of
+# this example (40 epochs, constant learning rate) showed no test gain (-0.03 points),
+# and 80 epochs gave about half the gain of 120 in a side run.
 
 # %%
 if plt is not None:
