@@ -10,18 +10,7 @@ import pytest
 import deepgrad as dg
 from deepgrad import recipes
 
-
-def _have_fashion() -> bool:
-    try:
-        from deepgrad.data.datasets import fashion_mnist
-
-        fashion_mnist.find_files(download=False)
-        return True
-    except Exception:
-        return False
-
-
-needs_fashion = pytest.mark.skipif(not _have_fashion(), reason="Fashion-MNIST is not installed")
+from . import needs_fashion
 
 
 def _args(recipe, tmp_path, **kw):

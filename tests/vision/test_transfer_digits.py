@@ -12,18 +12,7 @@ import deepgrad as dg
 from deepgrad import recipes
 from deepgrad.recipes import transfer_digits as T
 
-
-def _have_fashion() -> bool:
-    try:
-        from deepgrad.data.datasets import fashion_mnist
-
-        fashion_mnist.find_files(download=False)
-        return True
-    except Exception:
-        return False
-
-
-needs_fashion = pytest.mark.skipif(not _have_fashion(), reason="Fashion-MNIST is not installed")
+from . import needs_fashion
 
 
 def _images(n=12, seed=0):
