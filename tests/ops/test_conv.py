@@ -258,3 +258,25 @@ def test_backward_twice_with_retain_graph_is_consistent():
     w.grad = None
     y.backward(np.ones(y.shape))
     np.testing.assert_allclose(w.grad, g1)
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=1, groups=4), dict(padding=2, stride=2)])
+def test_outputs_never_share_the_recycled_buffers(kw):
+    # padded inputs and im2col matrices are recycled between calls; outputs and gradients must
+    # stay what they were when later convolutions (with the same shapes) reuse those buffers
+    rng = np.random.default_rng(1)
+    groups = kw.get("groups", 1)
+    w = dg.tensor(rng.standard_normal((4, 4 // groups, 3, 3)).astype(np.float32), requires_grad=True)
+    xs = [dg.tensor(rng.standard_normal((3, 4, 9, 9)).astype(np.float32), requires_grad=True) for _ in range(3)]
+    ys = [F.conv2d(x, w, **kw) for x in xs]
+    firsts = [y.numpy().copy() for y in ys]
+    ys[0].sum().backward()
+    gx0 = xs[0].grad.copy()
+    for y in ys[1:]:
+        y.sum().backward()
+    for y, first in zip(ys, firsts):
+        np.testing.assert_array_equal(y.numpy(), first)
+    np.testing.assert_array_equal(xs[0].grad, gx0)
+    with dg.no_grad():
+        np.testing.assert_array_equal(F.conv2d(xs[0].detach(), w.detach(), **kw).numpy(), firsts[0])
+    assert not np.shares_memory(xs[0].grad, xs[1].grad)
