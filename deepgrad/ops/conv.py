@@ -127,6 +127,13 @@ def _nchw(x: np.ndarray) -> np.ndarray:
     return x.transpose(3, 0, 1, 2)
 
 
+def _unpad(dxp: np.ndarray, pads, x_shape) -> np.ndarray:
+    """The gradient of a padded (C, Hp, Wp, N) buffer -> the NCHW view of its unpadded interior."""
+    (pt, _), (pl, _) = pads
+    H, W = x_shape[2:]
+    return _nchw(dxp[:, pt : pt + H, pl : pl + W])
+
+
 # ----- a small cache of im2col buffers ------------------------------------------------------------------
 # im2col matrices are big (megabytes) and short-lived (built in forward, dropped after
 # backward). Fresh allocations of that size come straight from the OS and pay a page
@@ -163,6 +170,15 @@ class _Lease:
             _give(self.arr)
         except Exception:  # interpreter shutdown: module globals may already be gone
             pass
+
+
+def _keep_or_give(buf, keep: bool):
+    """A recycled buffer the backward needs (``keep``): a :class:`_Lease` on it; else it goes
+    straight back to the cache and ``None`` is returned."""
+    if keep:
+        return _Lease(buf)
+    _give(buf)
+    return None
 
 
 def clear_cache() -> None:
@@ -436,58 +452,35 @@ class Conv2d(Function):
         need_w = ctx.needs_input_grad[1]
         ctx.g, ctx.pads, ctx.x_shape, ctx.xp_shape = g, pads, x.shape, xp.shape
         ctx.w3, ctx.w_shape = w3, weight.shape
+        # depthwise: the forward is the batched GEMM (measured ~2x faster), the backward goes per tap
+        # (~1.8x faster) and needs xp, not the im2col matrix
         ctx.depthwise = _is_depthwise(groups, x.shape, weight.shape)
-        if ctx.depthwise:  # forward: the batched GEMM (measured ~2x faster); backward: per-tap (~1.8x faster)
-            out, _ = _corr_forward(xp, w3, g, keep_cols=False)
-            if bias is not None:
-                out += bias.reshape(-1, 1, 1, 1)
-            ctx.cols = None
-            if need_w:
-                ctx.xp = _Lease(xp)
-            else:
-                ctx.xp = None
-                _give(xp)
-            return _nchw(out)
-        out, cols = _corr_forward(xp, w3, g, keep_cols=need_w)
+        out, cols = _corr_forward(xp, w3, g, keep_cols=need_w and not ctx.depthwise)
         if bias is not None:
             out += bias.reshape(-1, 1, 1, 1)
         ctx.cols = None if cols is None else _Lease(cols)
-        if need_w and cols is None:  # the backward rebuilds the im2col matrix from xp
-            ctx.xp = _Lease(xp)
-        else:
-            ctx.xp = None
-            _give(xp)
+        ctx.xp = _keep_or_give(xp, need_w and cols is None)  # the backward rebuilds im2col from xp
         return _nchw(out)
 
     @staticmethod
     def backward(ctx, grad):
         nx, nw, nb = ctx.needs_input_grad[:3]
         gout = _chwn(grad)
-        if ctx.depthwise:
-            xp = None if ctx.xp is None else ctx.xp.arr
-            dxp, dw = _depthwise_backward(xp, ctx.xp_shape, gout, ctx.w3.reshape(-1, ctx.g.kh, ctx.g.kw), ctx.g, nx, nw)
-            dx = None
-            if nx:
-                (pt, _), (pl, _) = ctx.pads
-                _, _, H, W = ctx.x_shape
-                dx = _nchw(dxp[:, pt : pt + H, pl : pl + W])
-            db = gout.reshape(gout.shape[0], -1).sum(axis=1) if nb else None
-            return dx, (None if dw is None else dw.reshape(ctx.w_shape)), db, None, None, None, None
-        cols = None if ctx.cols is None else ctx.cols.arr
-        direct = nx and _direct_input_grad_ok(ctx.g, ctx.pads, ctx.x_shape)
         xp = None if ctx.xp is None else ctx.xp.arr
-        dxp, dw3 = _corr_backward(xp, cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx and not direct, nw)
-        dx = dw = db = None
+        direct = False
+        if ctx.depthwise:
+            dxp, dw = _depthwise_backward(xp, ctx.xp_shape, gout, ctx.w3.reshape(-1, ctx.g.kh, ctx.g.kw), ctx.g, nx, nw)
+        else:
+            cols = None if ctx.cols is None else ctx.cols.arr
+            direct = nx and _direct_input_grad_ok(ctx.g, ctx.pads, ctx.x_shape)
+            dxp, dw = _corr_backward(xp, cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx and not direct, nw)
+        dx = None
         if direct:
             dx = _nchw(_input_grad_direct(gout, ctx.w3, ctx.g, ctx.pads, ctx.x_shape))
         elif nx:
-            (pt, _), (pl, _) = ctx.pads
-            N, C, H, W = ctx.x_shape
-            dx = _nchw(dxp[:, pt : pt + H, pl : pl + W])
-        if nw:
-            dw = dw3.reshape(ctx.w_shape)
-        if nb:
-            db = gout.reshape(gout.shape[0], -1).sum(axis=1)
+            dx = _unpad(dxp, ctx.pads, ctx.x_shape)
+        dw = None if dw is None else dw.reshape(ctx.w_shape)
+        db = gout.reshape(gout.shape[0], -1).sum(axis=1) if nb else None
         return dx, dw, db, None, None, None, None
 
 

@@ -87,11 +87,7 @@ class Conv2dReLUMaxPool2d(Function):
         ctx.g, ctx.p, ctx.pads, ctx.x_shape, ctx.xp_shape, ctx.q = g, p, pads, x.shape, xp.shape, (Hq, Wq, rows)
         ctx.w3, ctx.w_shape, ctx.res, ctx.mx, ctx.out = w3, weight.shape, res, mx, out
         ctx.cols = None if kept is None else _Lease(kept)
-        if need_w and kept is None:  # the backward rebuilds the im2col matrix from xp
-            ctx.xp = _Lease(xp)
-        else:
-            ctx.xp = None
-            _give(xp)
+        ctx.xp = _conv._keep_or_give(xp, need_w and kept is None)  # the backward rebuilds im2col from xp
         return _nchw(out.reshape(Cout, Hq, Wq, N))
 
     @staticmethod
@@ -138,9 +134,7 @@ class Conv2dReLUMaxPool2d(Function):
                 dx = _nchw(_conv._input_grad_direct(g_std, w3, gs, ctx.pads, ctx.x_shape))
             else:
                 dxp, _ = _conv._corr_backward(None, None, ctx.xp_shape, g_std, w3, gs, True, False)
-                (pt, _), (pl, _) = ctx.pads
-                _, _, H, W = ctx.x_shape
-                dx = _nchw(dxp[:, pt : pt + H, pl : pl + W])
+                dx = _conv._unpad(dxp, ctx.pads, ctx.x_shape)
         if nw:
             dw = dw3.transpose(0, 2, 1).reshape(ctx.w_shape)
         return dx, dw, db, None, None, None, None, None

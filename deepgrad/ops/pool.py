@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .conv import _chwn_padded, _nchw, _pair
+from .conv import _chwn_padded, _nchw, _pair, _unpad
 
 
 def _pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode, op):
@@ -95,9 +95,7 @@ class MaxPool2d(Function):
                 w += g * hit
             else:  # every input position belongs to at most one window: write, don't add
                 np.multiply(g, hit, out=w)
-        (pt, _), (pl, _) = ctx.pads
-        _, _, H, W = ctx.x_shape
-        return _nchw(dxp[:, pt : pt + H, pl : pl + W]), None, None, None, None, None
+        return _unpad(dxp, ctx.pads, ctx.x_shape), None, None, None, None, None
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -163,9 +161,7 @@ class AvgPool2d(Function):
                     w += g
                 else:
                     w[...] = g
-        (pt, _), (pl, _) = ctx.pads
-        _, _, H, W = ctx.x_shape
-        return _nchw(dxp[:, pt : pt + H, pl : pl + W]), None, None, None, None, None, None
+        return _unpad(dxp, ctx.pads, ctx.x_shape), None, None, None, None, None, None
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
