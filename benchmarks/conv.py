@@ -28,6 +28,10 @@ os.environ.setdefault("OMP_NUM_THREADS", _threads)
 import numpy as np  # noqa: E402
 
 import deepgrad as dg  # noqa: E402
+from deepgrad.optim import Adam  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import train_step  # noqa: E402
 
 BATCH = 64
 
@@ -53,38 +57,6 @@ def DgResNetSmall():
     from deepgrad.vision import ResNetSmall
 
     return ResNetSmall(width=32, blocks=2)
-
-
-def _dg_adam(params, lr=1e-3):
-    try:
-        from deepgrad.optim import Adam
-
-        return Adam(params, lr=lr)
-    except Exception:  # the optimizer package not there yet: a minimal Adam, same math
-        return _MiniAdam(params, lr)
-
-
-class _MiniAdam:
-    def __init__(self, params, lr):
-        self.params, self.lr, self.t = list(params), lr, 0
-        self.m = [np.zeros_like(p.data) for p in self.params]
-        self.v = [np.zeros_like(p.data) for p in self.params]
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-    def step(self):
-        self.t += 1
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        c1, c2 = 1 - b1**self.t, 1 - b2**self.t
-        for p, m, v in zip(self.params, self.m, self.v):
-            g = p.grad
-            m *= b1
-            m += (1 - b1) * g
-            v *= b2
-            v += (1 - b2) * g * g
-            p.data -= (self.lr / c1) * m / (np.sqrt(v / c2) + eps)
 
 
 # ----- torch models ------------------------------------------------------------------------------------
@@ -120,34 +92,6 @@ def torch_models(torch):
 # ----- timing ------------------------------------------------------------------------------------------
 def _rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _dg_step_fn(model, x, y):
-    opt = _dg_adam(model.parameters())
-    X, Y = dg.tensor(x), dg.tensor(y)
-    lossf = dg.nn.functional.cross_entropy
-
-    def step():
-        opt.zero_grad()
-        loss = lossf(model(X), Y)
-        loss.backward()
-        opt.step()
-
-    return step
-
-
-def _torch_step_fn(torch, model, x, y):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    X, Y = torch.from_numpy(x), torch.from_numpy(y)
-    lossf = torch.nn.functional.cross_entropy
-
-    def step():
-        opt.zero_grad()
-        loss = lossf(model(X), Y)
-        loss.backward()
-        opt.step()
-
-    return step
 
 
 def _timed(step):
@@ -216,11 +160,15 @@ def main(argv=None):
               "threads": args.threads, "steps": args.steps, "load_average_before": os.getloadavg()[0], "models": {}}
     for name in args.models.split(","):
         dg.manual_seed(0)
-        fns = {"deepgrad": _dg_step_fn(builders[name](), x, y)}
+        model = builders[name]()
+        fns = {"deepgrad": train_step(model, Adam(model.parameters(), lr=1e-3), dg.tensor(x), dg.tensor(y),
+                                      dg.nn.functional.cross_entropy)}
         row = {}
         if torch is not None:
             torch.manual_seed(0)
-            fns["torch"] = _torch_step_fn(torch, tm[name](), x, y)
+            tmodel = tm[name]()
+            fns["torch"] = train_step(tmodel, torch.optim.Adam(tmodel.parameters(), lr=1e-3), torch.from_numpy(x),
+                                      torch.from_numpy(y), torch.nn.functional.cross_entropy)
             row["torch_maxrss_growth_mib"] = round(torch_rss_growth_mib(fns["torch"]), 2)
         row["deepgrad_peak_mib_tracemalloc"] = round(dg_peak_mib(fns["deepgrad"]), 2)
         times = interleaved(fns, args.steps, args.warmup)

@@ -19,6 +19,9 @@ import statistics
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import mlp, train_step  # noqa: E402
+
 
 def _set_threads(n: int) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -52,25 +55,14 @@ def deepgrad_step(x, y, sizes):
     from deepgrad import nn, optim
 
     dg.manual_seed(0)
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
+    model = mlp(nn, sizes)
     opt = optim.Adam(model.parameters(), lr=1e-3)
     xt = dg.from_numpy(x)
     yt = dg.from_numpy(y)
     ce = nn.functional.cross_entropy
     clock = time.perf_counter
     parts = {"zero_grad": 0.0, "forward": 0.0, "backward": 0.0, "optimizer_step": 0.0}
-
-    def step():
-        opt.zero_grad()
-        loss = ce(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
+    step = train_step(model, opt, xt, yt, ce)
 
     def timed_step():
         t0 = clock()
@@ -96,24 +88,9 @@ def torch_step(x, y, sizes, foreach):
     import torch
 
     torch.manual_seed(0)
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    model = mlp(torch.nn, sizes)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=foreach)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    ce = torch.nn.functional.cross_entropy
-
-    def step():
-        opt.zero_grad()
-        loss = ce(model(xt), yt)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return train_step(model, opt, torch.from_numpy(x), torch.from_numpy(y), torch.nn.functional.cross_entropy)
 
 
 def numpy_step(x, y, sizes):

@@ -1,0 +1,27 @@
+"""Pieces the benchmark scripts share. deepgrad and PyTorch have the same API for these, so
+one function serves both libraries: the measured step is literally the same code."""
+from __future__ import annotations
+
+
+def train_step(model, opt, x, y, loss_fn):
+    """A closure running one training step: zero_grad, forward, loss, backward, optimizer step."""
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def mlp(nn, sizes):
+    """``nn.Sequential`` of Linear layers of the given sizes with a ReLU between each two,
+    built from either library's ``nn`` module."""
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
