@@ -36,6 +36,19 @@ def _data(seed=0, steps=6):
     return init, grads
 
 
+def _train_both(model, tmodel, do, to, steps, batch, seed):
+    """The torch-like loop (zero_grad -> forward -> backward -> step) on both libraries, same data."""
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        x, y = rng.standard_normal((batch, 4)), rng.integers(0, 3, batch)
+        do.zero_grad()
+        nn.functional.cross_entropy(model(dg.tensor(x)), dg.tensor(y)).backward()
+        do.step()
+        to.zero_grad()
+        torch.nn.functional.cross_entropy(tmodel(torch.tensor(x)), torch.tensor(y)).backward()
+        to.step()
+
+
 def _assert_close(dps, tps, rtol=1e-6):
     for a, b in zip(dps, tps):
         np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=rtol, atol=1e-12)
@@ -75,15 +88,7 @@ def test_real_backward_loop_matches_torch(name, kw):
     tmodel = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
     tmodel.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
     do, to = getattr(optim, name)(model.parameters(), **kw), getattr(torch.optim, name)(tmodel.parameters(), **kw)
-    rng = np.random.default_rng(1)
-    for _ in range(5):
-        x, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
-        do.zero_grad()
-        nn.functional.cross_entropy(model(dg.tensor(x)), dg.tensor(y)).backward()
-        do.step()
-        to.zero_grad()
-        torch.nn.functional.cross_entropy(tmodel(torch.tensor(x)), torch.tensor(y)).backward()
-        to.step()
+    _train_both(model, tmodel, do, to, steps=5, batch=16, seed=1)
     _assert_close(list(model.parameters()), list(tmodel.parameters()))
 
 
@@ -389,15 +394,7 @@ def test_frozen_backbone_updates_the_head_as_one_run():
     calls = []
     orig = do._update
     do._update = lambda group, ch, sl, step: (calls.append(sl), orig(group, ch, sl, step))
-    rng = np.random.default_rng(0)
-    for _ in range(4):
-        x, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
-        do.zero_grad()
-        nn.functional.cross_entropy(model(dg.tensor(x)), dg.tensor(y)).backward()
-        do.step()
-        to.zero_grad()
-        torch.nn.functional.cross_entropy(tmodel(torch.tensor(x)), torch.tensor(y)).backward()
-        to.step()
+    _train_both(model, tmodel, do, to, steps=4, batch=8, seed=0)
     _assert_close(list(model.parameters()), list(tmodel.parameters()))
     assert len(calls) == 4  # one slice per step covering the four trainable tensors
     assert calls[0] == slice(4 * 8 + 8, 4 * 8 + 8 + 8 * 8 + 8 + 8 * 3 + 3)

@@ -63,6 +63,11 @@ def _run(tmp_path, ckdir, out, kill="none", sleep=0.0):
                           capture_output=True, text=True, timeout=120)
 
 
+def _steps(proc):
+    """The step numbers a training script printed ("step N ...")."""
+    return [int(ln.split()[1]) for ln in proc.stdout.splitlines() if ln.startswith("step ")]
+
+
 def _history(proc):
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("HISTORY "))
     return json.loads(line[len("HISTORY "):])
@@ -102,7 +107,7 @@ def test_self_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path, refe
 
     proc2 = _run(tmp_path, ckdir, tmp_path / "w.safetensors")
     assert proc2.returncode == 0, proc2.stderr
-    steps = [int(ln.split()[1]) for ln in proc2.stdout.splitlines() if ln.startswith("step ")]
+    steps = _steps(proc2)
     assert steps[0] == 26 and steps[-1] == 4 * STEPS_PER_EPOCH  # resumed, not restarted
     _assert_same_weights(ref_weights, tmp_path / "w.safetensors")
     assert _history(proc2) == ref_history
@@ -130,7 +135,7 @@ def test_sigkill_from_outside_at_any_moment_then_resume(tmp_path, reference):
     assert p.returncode == -signal.SIGKILL
     proc2 = _run(tmp_path, ckdir, tmp_path / "w.safetensors")
     assert proc2.returncode == 0, proc2.stderr
-    steps = [int(ln.split()[1]) for ln in proc2.stdout.splitlines() if ln.startswith("step ")]
+    steps = _steps(proc2)
     assert steps[0] > 2 * STEPS_PER_EPOCH
     _assert_same_weights(ref_weights, tmp_path / "w.safetensors")
     assert _history(proc2) == ref_history
@@ -148,7 +153,7 @@ def test_sigkill_between_last_batch_checkpoint_and_epoch_end(tmp_path, reference
     assert (ck["epoch"], ck["step"]) == (1, 2 * STEPS_PER_EPOCH)  # all batches of epoch 2 done, epoch not closed
     proc2 = _run(tmp_path, ckdir, tmp_path / "w.safetensors")
     assert proc2.returncode == 0, proc2.stderr
-    steps = [int(ln.split()[1]) for ln in proc2.stdout.splitlines() if ln.startswith("step ")]
+    steps = _steps(proc2)
     assert steps[0] == 2 * STEPS_PER_EPOCH + 1  # epoch 2 is closed, not repeated
     _assert_same_weights(ref_weights, tmp_path / "w.safetensors")
     assert _history(proc2) == ref_history
