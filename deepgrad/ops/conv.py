@@ -210,17 +210,22 @@ def _im2col(xp: np.ndarray, g: _Geom, i0: int, i1: int) -> np.ndarray:
     return cols
 
 
+def _window(xp, ki, kj, dil, stride, Ho, Wo):
+    """The (C, Ho, Wo, N) strided view of ``xp`` that kernel tap (ki, kj) reads for every output
+    pixel (dilation ``dil``, ``stride``): shared by col2im, depthwise conv and pooling."""
+    r0, c0 = ki * dil[0], kj * dil[1]
+    return xp[:, r0 : r0 + stride[0] * (Ho - 1) + 1 : stride[0], c0 : c0 + stride[1] * (Wo - 1) + 1 : stride[1]]
+
+
 def _col2im_add(dxp: np.ndarray, dcols: np.ndarray, g: _Geom, i0: int, i1: int) -> None:
     """Add each column of ``dcols`` ((C*kh*kw, rows*Wo*N)) back onto the input it was copied from."""
     C, _, _, N = dxp.shape
     rows = i1 - i0
     d6 = dcols.reshape(C, g.kh, g.kw, rows, g.Wo, N)
+    rows_from = dxp[:, i0 * g.sh :]
     for ki in range(g.kh):
-        r0 = i0 * g.sh + ki * g.dh
-        rs = slice(r0, r0 + g.sh * (rows - 1) + 1, g.sh)
         for kj in range(g.kw):
-            c0 = kj * g.dw
-            dxp[:, rs, c0 : c0 + g.sw * (g.Wo - 1) + 1 : g.sw] += d6[:, ki, kj]
+            _window(rows_from, ki, kj, (g.dh, g.dw), (g.sh, g.sw), rows, g.Wo)[...] += d6[:, ki, kj]
 
 
 # ----- the correlation core: out[co] = sum_c W[co, c] * x[c] over the kernel window -------------
@@ -345,11 +350,8 @@ def _taps(xp: np.ndarray, g: _Geom):
     """``(ki, kj, view)`` for each kernel tap: ``view`` (C, Ho, Wo, N) holds, for every output
     pixel, the input pixel that tap multiplies."""
     for ki in range(g.kh):
-        r0 = ki * g.dh
-        rows = slice(r0, r0 + g.sh * (g.Ho - 1) + 1, g.sh)
         for kj in range(g.kw):
-            c0 = kj * g.dw
-            yield ki, kj, xp[:, rows, c0 : c0 + g.sw * (g.Wo - 1) + 1 : g.sw]
+            yield ki, kj, _window(xp, ki, kj, (g.dh, g.dw), (g.sh, g.sw), g.Ho, g.Wo)
 
 
 def _channel_blocks(C: int, per_channel_bytes: int):

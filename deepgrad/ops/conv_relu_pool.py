@@ -25,6 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..autograd import Function
 from .conv import _chwn, _chwn_padded, _gemm, _geometry, _give, _Lease, _nchw, _pair, _take
 from . import conv as _conv
+from .pool import first_max_hits
 
 
 def _im2col_pooled(xp, g, p, Hq, Wq, q0, q1):
@@ -103,13 +104,7 @@ class Conv2dReLUMaxPool2d(Function):
         db = d.sum(axis=1) if nb else None
         # through the pool: the first position of each window that holds the maximum
         gout = np.empty(res.shape, dtype=d.dtype)
-        free = None
-        for k in range(p * p):
-            hit = res[:, k] == mx
-            if free is not None:
-                hit &= free
-            if k + 1 < p * p:
-                free = ~hit if free is None else np.logical_xor(free, hit, out=free)
+        for k, hit in enumerate(first_max_hits([res[:, k] for k in range(p * p)], mx)):
             np.multiply(d, hit, out=gout[:, k])
         gout = gout.reshape(Cout, p * p, Hq, Wq, N)
         dw3 = None

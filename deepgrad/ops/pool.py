@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .conv import _chwn_padded, _nchw, _pair, _unpad
+from .conv import _chwn_padded, _nchw, _pair, _unpad, _window
 
 
 def _pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode, op):
@@ -39,9 +39,19 @@ def _pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode, op):
     return tuple(outs), tuple(extra)
 
 
-def _window(xp, ki, kj, dil, stride, Ho, Wo):
-    r0, c0 = ki * dil[0], kj * dil[1]
-    return xp[:, r0 : r0 + stride[0] * (Ho - 1) + 1 : stride[0], c0 : c0 + stride[1] * (Wo - 1) + 1 : stride[1]]
+def first_max_hits(candidates, m):
+    """For the candidates of each window in order (arrays shaped like the max ``m``), yield the
+    mask of the positions where that candidate is the *first* one equal to the maximum: the
+    pooled value's gradient goes there and nowhere else (PyTorch's tie rule)."""
+    free = None  # outputs whose gradient is not routed yet
+    last = len(candidates) - 1
+    for n, c in enumerate(candidates):
+        hit = c == m
+        if free is not None:
+            hit &= free
+        if n < last:
+            free = ~hit if free is None else np.logical_xor(free, hit, out=free)
+        yield hit
 
 
 def _overlapping(kernel, stride, dilation):
@@ -82,14 +92,9 @@ class MaxPool2d(Function):
         _, Ho, Wo, _ = m.shape
         dxp = np.zeros(xp.shape, dtype=grad.dtype)
         overlap = _overlapping(ctx.kernel, ctx.stride, ctx.dilation)
-        free = None  # outputs whose gradient is not routed yet
         offsets = [(ki, kj) for ki in range(ctx.kernel[0]) for kj in range(ctx.kernel[1])]
-        for n, (ki, kj) in enumerate(offsets):
-            hit = _window(xp, ki, kj, ctx.dilation, ctx.stride, Ho, Wo) == m
-            if free is not None:
-                hit &= free
-            if n + 1 < len(offsets):
-                free = ~hit if free is None else np.logical_xor(free, hit, out=free)
+        candidates = [_window(xp, ki, kj, ctx.dilation, ctx.stride, Ho, Wo) for ki, kj in offsets]
+        for (ki, kj), hit in zip(offsets, first_max_hits(candidates, m)):
             w = _window(dxp, ki, kj, ctx.dilation, ctx.stride, Ho, Wo)
             if overlap:
                 w += g * hit
