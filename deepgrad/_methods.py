@@ -34,17 +34,15 @@ def _install():
     T.__gt__ = E.greater
     T.__ge__ = E.greater_equal
     T.__getitem__ = ops.getitem
-    T.__hash__ = object.__hash__
 
     for name in (
         "add sub mul div pow neg exp log sqrt abs clip clamp maximum minimum sign "
         "sum mean max min amax amin var std logsumexp argmax argmin "
         "reshape view transpose permute swapaxes moveaxis broadcast_to expand squeeze unsqueeze flatten pad "
-        "matmul relu leaky_relu elu gelu sigmoid tanh softplus softmax log_softmax"
+        "matmul relu leaky_relu elu gelu sigmoid tanh softplus softmax log_softmax split"
     ).split():
         setattr(T, name, getattr(ops, name))
     T.T = property(lambda self: ops.transpose(self))
-    T.split = lambda self, indices_or_sections, axis=0: ops.split(self, indices_or_sections, axis)
     T.mT = property(lambda self: ops.swapaxes(self, -1, -2))
 
 

@@ -9,7 +9,6 @@ import numpy as np
 
 from . import autograd
 
-_FLOAT_KINDS = "f"
 
 
 def _default_dtype_for(arr: np.ndarray, from_numpy: bool):

@@ -87,13 +87,24 @@ class GELU(Function):
         return grad * (ctx.cdf + x * pdf), None
 
 
+def stable_sigmoid(x, e=None):
+    """``1 / (1 + exp(-x))`` with exp of a non-positive number only: no overflow for any x.
+    ``e``, if given, is ``exp(-|x|)`` already computed by the caller."""
+    if e is None:
+        e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1, e) / (1 + e)
+
+
+def log_softmax_array(x, axis):
+    """log(softmax(x)) along ``axis`` on an ndarray, shifted by the max for stability."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
-        # exp of a non-positive number only: no overflow for any x
-        e = np.exp(-np.abs(x))
-        out = np.where(x >= 0, 1, e) / (1 + e)
-        out = out.astype(x.dtype, copy=False)
+        out = stable_sigmoid(x).astype(x.dtype, copy=False)
         ctx.out = out
         return out
 
@@ -128,10 +139,7 @@ class Softplus(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        z = ctx.z
-        e = np.exp(-np.abs(z))
-        sig = np.where(z >= 0, 1, e) / (1 + e)
-        return np.where(ctx.lin, grad, grad * sig), None, None
+        return np.where(ctx.lin, grad, grad * stable_sigmoid(ctx.z)), None, None
 
 
 class Softmax(Function):
@@ -151,8 +159,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
-        shifted = x - x.max(axis=axis, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        out = log_softmax_array(x, axis)
         ctx.out, ctx.axis = out, axis
         return out
 

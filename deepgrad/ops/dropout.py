@@ -13,7 +13,8 @@ class Dropout(Function):
     def forward(ctx, x, p, generator):
         rng = generator if generator is not None else default_generator()
         keep = rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64) >= p
-        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        mask = keep.astype(x.dtype)
+        mask *= x.dtype.type(1.0 / (1.0 - p))  # inverted dropout: survivors scaled by 1/(1-p)
         ctx.mask = mask
         return x * mask
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
+from .activation import log_softmax_array, stable_sigmoid
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -20,9 +21,25 @@ def _check_reduction(reduction, op):
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _log_softmax(z):
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+def _class_targets(t, c, weight, ignore_index, dtype, op):
+    """Class-index targets (n,) -> ``(valid, tv, w_t)``: the rows not ignored, the targets with
+    ignored rows set to class 0, and each row's weight (0 where ignored)."""
+    valid = t != ignore_index
+    tv = np.where(valid, t, 0)
+    if valid.any() and (tv.min() < 0 or tv.max() >= c):
+        bad = tv[(tv < 0) | (tv >= c)][0]
+        raise IndexError(f"{op}: target {bad} is out of range for {c} classes")
+    w_t = np.where(valid, 1.0 if weight is None else weight[tv], 0.0).astype(dtype)
+    return valid, tv, w_t
+
+
+def _reduce_weighted(losses, reduction, denom, shape):
+    """Per-row losses -> their sum / ``denom`` ("mean", a weighted mean), sum, or ``shape`` ("none")."""
+    if reduction == "mean":
+        return losses.sum() / denom
+    if reduction == "sum":
+        return losses.sum()
+    return losses.reshape(shape)
 
 
 def _to_2d(z):
@@ -44,7 +61,7 @@ class CrossEntropy(Function):
     def forward(ctx, logits, target, weight, ignore_index, reduction, label_smoothing):
         z = _to_2d(logits)
         n, c = z.shape
-        logp = _log_softmax(z)
+        logp = log_softmax_array(z, 1)
         ls = label_smoothing
         if target.dtype.kind in "iu":  # class indices
             t = target.reshape(-1)
@@ -53,12 +70,7 @@ class CrossEntropy(Function):
                     f"cross_entropy: input of shape {logits.shape} needs a target of shape "
                     f"{(logits.shape[0], *logits.shape[2:])}, got {target.shape}"
                 )
-            valid = t != ignore_index
-            tv = np.where(valid, t, 0)
-            if valid.any() and (tv.min() < 0 or tv.max() >= c):
-                bad = tv[(tv < 0) | (tv >= c)][0]
-                raise IndexError(f"cross_entropy: target {bad} is out of range for {c} classes")
-            w_t = np.where(valid, 1.0 if weight is None else weight[tv], 0.0).astype(z.dtype)
+            valid, tv, w_t = _class_targets(t, c, weight, ignore_index, z.dtype, "cross_entropy")
             q = np.zeros_like(z)
             q[np.arange(n), tv] = (1 - ls) * w_t
             if ls:
@@ -74,12 +86,7 @@ class CrossEntropy(Function):
                 q = q * weight[None, :]
             denom = n
         losses = -(q * logp).sum(axis=1)
-        if reduction == "mean":
-            out = losses.sum() / denom
-        elif reduction == "sum":
-            out = losses.sum()
-        else:
-            out = losses.reshape((logits.shape[0], *logits.shape[2:]))
+        out = _reduce_weighted(losses, reduction, denom, (logits.shape[0], *logits.shape[2:]))
         ctx.logp, ctx.q, ctx.reduction, ctx.denom, ctx.shape = logp, q, reduction, denom, logits.shape
         return np.asarray(out, dtype=z.dtype)
 
@@ -104,19 +111,10 @@ class NLLLoss(Function):
         t = target.reshape(-1)
         if t.shape[0] != n:
             raise ValueError(f"nll_loss: input of shape {logp.shape} does not fit target of shape {target.shape}")
-        valid = t != ignore_index
-        tv = np.where(valid, t, 0)
-        if valid.any() and (tv.min() < 0 or tv.max() >= c):
-            raise IndexError(f"nll_loss: target out of range for {c} classes")
-        w_t = np.where(valid, 1.0 if weight is None else weight[tv], 0.0).astype(z.dtype)
+        _, tv, w_t = _class_targets(t, c, weight, ignore_index, z.dtype, "nll_loss")
         losses = -z[np.arange(n), tv] * w_t
         denom = w_t.sum()
-        if reduction == "mean":
-            out = losses.sum() / denom
-        elif reduction == "sum":
-            out = losses.sum()
-        else:
-            out = losses.reshape((logp.shape[0], *logp.shape[2:]))
+        out = _reduce_weighted(losses, reduction, denom, (logp.shape[0], *logp.shape[2:]))
         ctx.tv, ctx.w_t, ctx.denom, ctx.reduction, ctx.shape, ctx.dtype = tv, w_t, denom, reduction, logp.shape, z.dtype
         return np.asarray(out, dtype=z.dtype)
 
@@ -157,7 +155,7 @@ class BCEWithLogits(Function):
             losses = (1 - t) * x + lw * softplus_neg
         if weight is not None:
             losses = losses * weight
-        sig = np.where(x >= 0, 1, e) / (1 + e)  # sigmoid(x)
+        sig = stable_sigmoid(x, e)
         ctx.sig, ctx.t, ctx.lw, ctx.weight, ctx.reduction, ctx.n = sig, t, lw, weight, reduction, losses.size
         return np.asarray(_reduce(losses, reduction), dtype=x.dtype)
 

@@ -170,8 +170,7 @@ def transpose(a, *axes):
     return Transpose.apply(a, axes)
 
 
-def permute(a, *axes):
-    return transpose(a, *axes)
+permute = transpose  # PyTorch's name
 
 
 def swapaxes(a, axis1, axis2):
@@ -182,8 +181,9 @@ def swapaxes(a, axis1, axis2):
 
 
 def moveaxis(a, source, destination):
-    order = [i for i in range(a.ndim) if i != normalize_axis(source, a.ndim, "moveaxis")]
-    order.insert(normalize_axis(destination, a.ndim, "moveaxis"), normalize_axis(source, a.ndim, "moveaxis"))
+    src, dst = normalize_axis(source, a.ndim, "moveaxis"), normalize_axis(destination, a.ndim, "moveaxis")
+    order = [i for i in range(a.ndim) if i != src]
+    order.insert(dst, src)
     return Transpose.apply(a, tuple(order))
 
 
