@@ -62,8 +62,6 @@ class Adam(Optimizer):
         v *= b2
         v += t
         if group["amsgrad"]:
-            if "max_exp_avg_sq" not in ch.state:  # amsgrad switched on after construction
-                ch.state["max_exp_avg_sq"] = np.zeros_like(ch.data)
             vmax = ch.state["max_exp_avg_sq"][sl]
             np.maximum(vmax, v, out=vmax)
             v = vmax

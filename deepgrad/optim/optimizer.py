@@ -246,6 +246,8 @@ class Optimizer:
         plan = [(group, ch, *self._sync(ch)) for group, chunks in zip(self.param_groups, self._chunks) for ch in chunks]
         with no_grad():
             for group, ch, full, active in plan:
+                if full or active:
+                    self._ensure_state(group, ch)
                 if full and ch.uniform:
                     step = int(ch.steps[0]) + 1 if len(ch.steps) else 1
                     self._update(group, ch, slice(None), step)
@@ -266,6 +268,13 @@ class Optimizer:
                         steps[lo:hi + 1] = step
                         j += 1
                     ch.uniform = bool(steps.min() == steps.max())
+
+    def _ensure_state(self, group: dict, ch) -> None:
+        """Zero state arrays for every name ``state_names(group)`` lists and ``ch`` lacks (an
+        option such as momentum or amsgrad switched on after construction, or loaded)."""
+        for name in self.state_names(group):
+            if name not in ch.state:
+                ch.state[name] = np.zeros_like(ch.data)
 
     @staticmethod
     def _effective_grad(ch: _Chunk, sl: slice, maximize: bool, weight_decay: float) -> np.ndarray:
@@ -389,9 +398,7 @@ class Optimizer:
                 own[key] = val
         for group, chunks in zip(self.param_groups, self._chunks):
             for ch in chunks:  # loaded options may need state arrays this optimizer lacked
-                for name in self.state_names(group):
-                    if name not in ch.state:
-                        ch.state[name] = np.zeros_like(ch.data)
+                self._ensure_state(group, ch)
         state = state_dict.get("state", {})
         # saved parameter ids -> this optimizer's positions, group by group
         mapping = {}

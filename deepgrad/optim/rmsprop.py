@@ -37,9 +37,6 @@ class RMSprop(Optimizer):
         p = ch.data[sl]
         g = self._effective_grad(ch, sl, group["maximize"], wd)  # the raw grad or scratch tmp(1)
         t = ch.tmp(0)[sl]
-        for name in self.state_names(group):
-            if name not in ch.state:  # an option switched on after construction
-                ch.state[name] = np.zeros_like(ch.data)
         s = ch.state["square_avg"][sl]
         s *= alpha
         np.multiply(g, g, out=t)

@@ -40,8 +40,6 @@ class SGD(Optimizer):
         p = ch.data[sl]
         g = self._effective_grad(ch, sl, group["maximize"], wd)  # the raw grad or scratch tmp(1)
         if mu != 0:
-            if "momentum_buffer" not in ch.state:  # momentum switched on after construction
-                ch.state["momentum_buffer"] = np.zeros_like(ch.data)
             buf = ch.state["momentum_buffer"][sl]
             if step == 1:
                 np.copyto(buf, g)
