@@ -79,6 +79,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 # ----- safetensors, by hand -------------------------------------------------------------
+def _le_bytes(arr: np.ndarray) -> np.ndarray:
+    """The little-endian bytes of ``arr`` as a flat uint8 view (a copy only if ``arr`` is not
+    already contiguous little-endian): for writing and hashing without ``tobytes`` copies."""
+    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).reshape(-1).view(np.uint8)
+
+
 def safetensors_bytes(tensors: dict, metadata: dict | None = None) -> bytes:
     """Encode ``{name: ndarray}`` (+ string metadata) as safetensors bytes."""
     header: dict = {}
@@ -89,15 +95,15 @@ def safetensors_bytes(tensors: dict, metadata: dict | None = None) -> bytes:
         code = _CODES.get(arr.dtype.newbyteorder("="))
         if code is None:
             raise TypeError(f"safetensors: {name!r} has unsupported dtype {arr.dtype}")
-        raw = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
+        raw = _le_bytes(arr)
+        header[name] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + raw.nbytes]}
         chunks.append(raw)
-        offset += len(raw)
+        offset += raw.nbytes
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     hbytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     hbytes += b" " * (-len(hbytes) % 8)
-    return struct.pack("<Q", len(hbytes)) + hbytes + b"".join(chunks)
+    return b"".join([struct.pack("<Q", len(hbytes)), hbytes, *chunks])  # one copy of the data, here
 
 
 def parse_safetensors(raw: bytes, name: str = "<bytes>") -> tuple["OrderedDict[str, np.ndarray]", dict, bytes]:
@@ -153,11 +159,11 @@ def _digest(tensors: dict, metadata: dict) -> str:
     meta = {k: v for k, v in metadata.items() if k != "sha256"}
     h.update(json.dumps(meta, sort_keys=True).encode("utf-8"))
     for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name])
+        arr = np.asarray(tensors[name])
         h.update(name.encode("utf-8"))
         h.update(str(arr.dtype.newbyteorder("<").str).encode())
         h.update(repr(tuple(arr.shape)).encode())
-        h.update(arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes())
+        h.update(_le_bytes(arr))
     return h.hexdigest()
 
 

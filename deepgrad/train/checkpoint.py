@@ -18,8 +18,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import random as dg_random
-from ..serialization import ModelFileError, atomic_write_bytes, load_tensors, safetensors_bytes  # noqa: F401
-from ..serialization import _digest
+from ..serialization import ModelFileError, load_tensors, save_tensors
 
 FORMAT = "deepgrad-checkpoint"
 FORMAT_VERSION = 1
@@ -62,7 +61,7 @@ def unflatten_state(tree, arrays: dict):
         return [unflatten_state(v, arrays) for v in tree]
     if isinstance(tree, dict):
         if "__array__" in tree:
-            return arrays[tree["__array__"]].copy()
+            return arrays[tree["__array__"]]  # load_tensors' arrays are private copies already
         if "__scalar__" in tree:
             return arrays[tree["__scalar__"]][()]
         if "__tuple__" in tree:
@@ -93,10 +92,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, loader=None, ep
         "history": history.to_dict() if hasattr(history, "to_dict") else history,
         "extra": flatten_state(extra or {}, "extra", arrays),
     }
-    tensors = OrderedDict((k, np.asarray(v)) for k, v in arrays.items())
-    meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "state": json.dumps(state)}
-    meta["sha256"] = _digest(tensors, meta)
-    atomic_write_bytes(path, safetensors_bytes(tensors, meta))
+    save_tensors(path, arrays, {"format": FORMAT, "format_version": str(FORMAT_VERSION), "state": json.dumps(state)})
 
 
 def load_checkpoint(path) -> dict:
@@ -123,14 +119,6 @@ def restore_checkpoint(path, model, optimizer=None, scheduler=None, loader=None,
     if loader is not None and ck.get("loader") is not None and hasattr(loader, "load_state_dict"):
         loader.load_state_dict(ck["loader"])
     if restore_rng and ck.get("rng") is not None:
-        dg_random.set_state(_plain(ck["rng"]))
+        dg_random.set_state(ck["rng"])
     return ck
 
-
-def _plain(obj):
-    """OrderedDicts back to plain dicts (numpy's bit-generator state wants a dict)."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_plain(v) for v in obj]
-    return obj

@@ -24,6 +24,7 @@ from .. import random as dg_random
 from ..autograd import no_grad
 from ..data.dataloader import DataLoader
 from ..data.dataset import Dataset, TensorDataset
+from ..nn.utils import clip_grad_norm_
 from ..tensor import Tensor
 from .callbacks import Callback, Checkpointing, ProgressBar
 from .checkpoint import FILENAME, restore_checkpoint, save_checkpoint
@@ -157,10 +158,12 @@ class Trainer:
             if key in states and states[key]:
                 cb.load_state_dict(states[key])
         self.stop_reason = extra.get("stop_reason")
-        own = _module_generators(self.model)
+        modules = dict(self.model.named_modules())
         for name, state in (extra.get("module_generators") or {}).items():
-            if name in own:
-                _find_generator(self.model, name).bit_generator.state = _plain(state)
+            m = modules.get("" if name == "<model>" else name)
+            g = None if m is None else m.__dict__.get("generator")
+            if isinstance(g, np.random.Generator):
+                g.bit_generator.state = state
         return extra.get("epoch_acc")
 
     # ----- the loop -----------------------------------------------------------------------------
@@ -236,7 +239,7 @@ class Trainer:
             if self.stop_training:
                 break  # e.g. NaNGuard: do not apply this step
             if self.grad_clip is not None:
-                _clip_grad_norm(params, self.grad_clip)
+                clip_grad_norm_(params, self.grad_clip)
             self.optimizer.step()
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
@@ -326,16 +329,6 @@ def _module_generators(model) -> dict:
     return out
 
 
-def _find_generator(model, name):
-    return dict(model.named_modules())["" if name == "<model>" else name].__dict__["generator"]
-
-
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    return obj
-
-
 def _label_array(y, n: int) -> np.ndarray:
     """Targets as int64 class labels ``(N,)``: ``(N, 1)`` binary targets are flattened,
     one-hot / probability targets ``(N, C)`` become their argmax."""
@@ -353,17 +346,3 @@ def _step_scheduler(scheduler, logs):
     else:
         scheduler.step()
 
-
-def _clip_grad_norm(params, max_norm):
-    try:
-        from ..nn.utils import clip_grad_norm_
-    except ImportError:  # pragma: no cover
-        clip_grad_norm_ = None
-    if clip_grad_norm_ is not None:
-        return clip_grad_norm_(params, max_norm)
-    grads = [p.grad for p in params if p.grad is not None]
-    total = float(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum()) for g in grads)))
-    if total > max_norm:
-        for g in grads:
-            g *= max_norm / (total + 1e-6)
-    return total
