@@ -70,25 +70,25 @@ class _BatchNorm(Module):
         return float(factor)
 
     def forward(self, x):
-        self._check(x)
-        factor = self._factor()
-        use_batch = self.training or not self.track_running_stats
-        return _BatchNormFn.apply(x, self.weight, self.bias, self.running_mean, self.running_var,
-                                  use_batch, factor, float(self.eps))
+        return self._apply(x)
 
     def forward_relu(self, x, residual=None):
         """``relu(self(x) + residual)`` (``residual`` optional) as one fused op: what a ResNet
         block ends with. ``Sequential`` calls it for a BatchNorm directly followed by a ReLU."""
+        return self._apply(x, residual, relu=True)
+
+    def _apply(self, x, residual=None, relu=False):
         self._check(x)
-        if residual is not None and tuple(residual.shape) != tuple(x.shape):
-            raise ValueError(f"{type(self).__name__}({self.num_features}): residual of shape {tuple(residual.shape)} "
-                             f"does not match the input's {tuple(x.shape)}")
+        if residual is not None:
+            if tuple(residual.shape) != tuple(x.shape):
+                raise ValueError(f"{type(self).__name__}({self.num_features}): residual of shape "
+                                 f"{tuple(residual.shape)} does not match the input's {tuple(x.shape)}")
+            if not isinstance(residual, Tensor):
+                residual = Tensor._wrap(np.asarray(residual))
         factor = self._factor()
         use_batch = self.training or not self.track_running_stats
-        if residual is not None and not isinstance(residual, Tensor):
-            residual = Tensor._wrap(np.asarray(residual))
         return _BatchNormFn.apply(x, self.weight, self.bias, self.running_mean, self.running_var,
-                                  use_batch, factor, float(self.eps), residual, relu=True)
+                                  use_batch, factor, float(self.eps), residual, relu=relu)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -8,7 +8,6 @@ The math lives in :mod:`deepgrad.ops.conv`.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -64,11 +63,7 @@ class _ConvNd(Module):
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * int(np.prod(self.kernel_size))
-            bound = 1.0 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound, generator=generator)
+        init.default_reset_(self.weight, self.bias, generator)
 
     def _check_input(self, x):
         want = self._n + 2

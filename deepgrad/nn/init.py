@@ -84,9 +84,6 @@ def calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
-_calculate_fan_in_and_fan_out = calculate_fan_in_and_fan_out
-
-
 def _fan(tensor, mode: str) -> int:
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"init: mode must be 'fan_in' or 'fan_out', got {mode!r}")
@@ -207,3 +204,12 @@ def xavier_(tensor, generator=None):
 
 
 lecun_normal_ = xavier_
+
+
+def default_reset_(weight, bias=None, generator=None) -> None:
+    """PyTorch's default initialization of Linear and Conv layers: ``kaiming_uniform_`` with
+    a = sqrt(5) for the weight, the bias uniform in +-1/sqrt(fan_in)."""
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+    if bias is not None:
+        bound = 1.0 / math.sqrt(calculate_fan_in_and_fan_out(weight)[0])
+        uniform_(bias, -bound, bound, generator=generator)

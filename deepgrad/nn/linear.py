@@ -1,7 +1,6 @@
 """``Linear`` (a fully connected layer, course 1), ``Identity`` and ``Flatten``."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -37,10 +36,7 @@ class Linear(Module):
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_features)
-            init.uniform_(self.bias, -bound, bound, generator=generator)
+        init.default_reset_(self.weight, self.bias, generator)
 
     def forward(self, x):
         if x.shape[-1:] != self._in_shape:

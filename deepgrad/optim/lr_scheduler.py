@@ -48,8 +48,7 @@ class LRScheduler:
                     )
         self.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
-        self._last_lr = [g["lr"] for g in optimizer.param_groups]
-        self.step()
+        self.step()  # sets _last_lr
 
     def lr_at(self, base_lr: float, epoch: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError

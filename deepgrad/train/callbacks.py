@@ -245,7 +245,6 @@ class Checkpointing(Callback):
         self.path = os.path.join(self.directory, FILENAME)
         self.every_n_steps = every_n_steps
         self.every_n_epochs = every_n_epochs
-        self.saves = 0
 
     def on_train_begin(self, logs):
         # A run killed while writing leaves its temporary file behind (the checkpoint
@@ -262,12 +261,10 @@ class Checkpointing(Callback):
     def on_batch_end(self, step, logs):
         if self.every_n_steps and step % self.every_n_steps == 0:
             self.trainer.save_checkpoint(self.path, mid_epoch=True)
-            self.saves += 1
 
     def on_epoch_end(self, epoch, logs):
         if self.every_n_epochs and epoch % self.every_n_epochs == 0 or self.trainer.stop_training:
             self.trainer.save_checkpoint(self.path, mid_epoch=False)
-            self.saves += 1
 
 
 class NaNGuard(Callback):

@@ -153,7 +153,8 @@ def load_fashion_mnist(
         raise ValueError(f"{d}: unexpected shapes images {images.shape}, labels {labels.shape}")
     X = images.reshape(len(images), -1) if flatten else images[:, None, :, :]
     if normalize:
-        X = X.astype(dtype) / dtype(255.0)
+        X = X.astype(dtype)
+        X /= dtype(255.0)  # in place: no second full-size array
     return X, labels.astype(np.int64)
 
 
