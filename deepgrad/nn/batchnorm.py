@@ -6,12 +6,35 @@ those in evaluation. ``weight`` (gamma) and ``bias`` (beta) learn the scale and 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
+from ..ops.activation import relu as _relu
 from ..ops.normalization import BatchNorm as _BatchNormFn
 from ..tensor import Tensor
 from .module import Module
 from .parameter import Parameter
+
+
+_fuse = True
+
+
+@contextmanager
+def unfused():
+    """Run BatchNorm -> ReLU (-> add) as separate layers inside this block (same values): what
+    a layer-by-layer trace such as a model summary needs to see every layer's own output."""
+    global _fuse
+    old, _fuse = _fuse, False
+    try:
+        yield
+    finally:
+        _fuse = old
+
+
+def fusing() -> bool:
+    """Whether BatchNorm -> ReLU runs as one fused op (see :func:`unfused`)."""
+    return _fuse
 
 
 class _BatchNorm(Module):
@@ -75,6 +98,9 @@ class _BatchNorm(Module):
     def forward_relu(self, x, residual=None):
         """``relu(self(x) + residual)`` (``residual`` optional) as one fused op: what a ResNet
         block ends with. ``Sequential`` calls it for a BatchNorm directly followed by a ReLU."""
+        if not _fuse:
+            out = self(x)
+            return _relu(out if residual is None else out + residual)
         return self._apply(x, residual, relu=True)
 
     def _apply(self, x, residual=None, relu=False):

@@ -6,7 +6,7 @@ import operator
 from collections import OrderedDict
 
 from .activation import ReLU
-from .batchnorm import _BatchNorm
+from .batchnorm import _BatchNorm, fusing
 from .module import Module
 
 
@@ -29,7 +29,7 @@ class Sequential(Module):
         i = 0
         while i < len(mods):
             m = mods[i]
-            if i + 1 < len(mods) and type(mods[i + 1]) is ReLU and isinstance(m, _BatchNorm):
+            if i + 1 < len(mods) and type(mods[i + 1]) is ReLU and isinstance(m, _BatchNorm) and fusing():
                 x = m.forward_relu(x)  # BatchNorm -> ReLU as one fused op (same values, fewer passes)
                 i += 2
             else:

@@ -268,6 +268,7 @@ class Module:
         Ends with the total, trainable and non-trainable parameter counts.
         """
         from ..autograd import no_grad
+        from .batchnorm import unfused
 
         names = list(self.named_modules())
         shapes: dict[int, str] = {}
@@ -288,7 +289,7 @@ class Module:
                 patched.append(m)
             try:
                 self.eval()
-                with no_grad():
+                with no_grad(), unfused():  # every layer runs its own forward, so each is recorded
                     self(Tensor._wrap(np.zeros(tuple(input_shape), dtype=dtype)))
             finally:
                 for m in patched:

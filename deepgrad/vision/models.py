@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
+from ..nn.batchnorm import unfused
 from ..ops import flatten
 from ..tensor import Tensor
 from .blocks import Bottleneck, InceptionModule, InvertedResidual, ResidualBlock, conv_bn
@@ -204,7 +205,7 @@ def build_model(name: str, **kwargs) -> nn.Module:
 
 # ----- summary -------------------------------------------------------------------------------------------
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    return int(sum(p.data.size for p in model.parameters() if p.requires_grad or not trainable_only))
+    return model.num_parameters(trainable_only)
 
 
 def _layer_flops(m, inp, out) -> int:
@@ -243,29 +244,27 @@ def summary(model: nn.Module, input_shape=(1, 28, 28), print_fn=print) -> dict:
     leaves = [(n, m) for n, m in model.named_modules() if not m._modules]
     originals = {}
     for name, m in leaves:
-        # BatchNorm layers may run as BatchNorm+ReLU through ``forward_relu``: hook that too
-        for attr in ("forward", "forward_relu") if hasattr(m, "forward_relu") else ("forward",):
-            def hooked(*args, _m=m, _name=name, _fwd=getattr(m, attr), **kw):
-                out = _fwd(*args, **kw)
-                inp = args[0] if args else None
-                params = sum(p.data.size for p in _m.parameters(recurse=False))
-                rows.append({"name": _name, "type": type(_m).__name__, "output_shape": tuple(out.shape[1:]),
-                             "params": int(params), "flops": int(_layer_flops(_m, inp, out))})
-                return out
+        fwd = m.forward
 
-            object.__setattr__(m, attr, hooked)
+        def hooked(*args, _m=m, _name=name, _fwd=fwd, **kw):
+            out = _fwd(*args, **kw)
+            inp = args[0] if args else None
+            params = sum(p.data.size for p in _m.parameters(recurse=False))
+            rows.append({"name": _name, "type": type(_m).__name__, "output_shape": tuple(out.shape[1:]),
+                         "params": int(params), "flops": int(_layer_flops(_m, inp, out))})
+            return out
+
         originals[id(m)] = m
+        object.__setattr__(m, "forward", hooked)
     was_training = model.training
     try:
         model.eval()
         dtype = next(iter(model.parameters())).dtype if any(True for _ in model.parameters()) else np.float32
-        with no_grad():
+        with no_grad(), unfused():  # every leaf layer runs its own forward, so each is recorded
             model(Tensor._wrap(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
     finally:
         for m in originals.values():
-            for attr in ("forward", "forward_relu"):
-                if attr in m.__dict__:
-                    object.__delattr__(m, attr)
+            object.__delattr__(m, "forward")
         model.train(was_training)
     report = {"layers": rows, "total_params": count_parameters(model),
               "trainable_params": count_parameters(model, trainable_only=True),

@@ -120,3 +120,24 @@ def test_residual_shape_mismatch_names_the_layer():
     with pytest.raises(ValueError, match=r"BatchNorm2d\(3\): residual of shape \(2, 3, 4, 4\) does not match the input's \(2, 3, 5, 5\)"):
         bn.forward_relu(dg.randn(2, 3, 5, 5), residual=dg.randn(2, 3, 4, 4))
 
+
+
+def test_unfused_runs_the_same_values_layer_by_layer_for_summaries():
+    from deepgrad.nn.batchnorm import unfused
+
+    rng = np.random.default_rng(3)
+    dg.manual_seed(0)
+    seq = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2)).double()
+    bn = nn.BatchNorm2d(3).double()
+    x, r = rng.standard_normal((5, 4)), rng.standard_normal((2, 3, 4, 4))
+    x2 = rng.standard_normal((2, 3, 4, 4))
+    seq.eval()
+    bn.eval()
+    fused = seq(dg.tensor(x)).numpy(), bn.forward_relu(dg.tensor(x2), residual=dg.tensor(r)).numpy()
+    with unfused():
+        plain = seq(dg.tensor(x)).numpy(), bn.forward_relu(dg.tensor(x2), residual=dg.tensor(r)).numpy()
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    table = seq.summary((2, 4))
+    shapes = [ln.split(None, 2)[2].rsplit(None, 1)[0].strip() for ln in table.splitlines()[3:7]]
+    assert shapes == ["(2, 3)", "(2, 3)", "(2, 3)", "(2, 2)"]  # BatchNorm and ReLU each have a row with a shape
