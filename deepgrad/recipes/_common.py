@@ -10,6 +10,16 @@ from datetime import datetime, timezone
 import numpy as np
 
 
+#: mean and standard deviation of the Fashion-MNIST training images scaled to [0, 1]
+FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
+
+
+def normalize_fashion(x):
+    """Standardize images in [0, 1] with Fashion-MNIST's statistics (what every Fashion-MNIST
+    recipe, and a body pretrained by one, expects as input); float32 stays float32."""
+    return (x - np.float32(FASHION_MEAN)) / np.float32(FASHION_STD)
+
+
 def out_dir(args, recipe: str) -> str:
     """``args.out`` or ``runs/<recipe>-<UTC timestamp>``, created."""
     out = getattr(args, "out", None)

@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from ._common import FASHION_MEAN as MEAN, FASHION_STD as STD, normalize_fashion  # noqa: F401
+
 DEFAULTS = {
     "fashion-lenet": {"epochs": 15, "batch_size": 64, "lr": 2e-3, "model": {"name": "lenet5"},
                       "augment": ["flip"], "weight_decay": 0.0},
@@ -32,7 +34,6 @@ DEFAULTS = {
 }
 COMMON = {"dev_size": 5000, "quick_train": 4000, "quick_dev": 1000, "quick_epochs": 1, "quick_test": 2000, "shift": 2,
           "min_lr_fraction": 0.01}
-MEAN, STD = 0.2860, 0.3530  # of the Fashion-MNIST training images scaled to [0, 1]
 
 
 def fashion_resnet(width: int = 32, blocks=(1, 1), in_channels: int = 1, num_classes: int = 10):
@@ -118,8 +119,7 @@ def run(args) -> dict:
 
     X, y = load_fashion_mnist("train")
     X_test, y_test = load_fashion_mnist("test")
-    X = (X - np.float32(MEAN)) / np.float32(STD)
-    X_test = (X_test - np.float32(MEAN)) / np.float32(STD)
+    X, X_test = normalize_fashion(X), normalize_fashion(X_test)
     train_idx, dev_idx = split_indices(y, (len(y) - cfg["dev_size"], cfg["dev_size"]), stratify=True, seed=seed)
     if quick:
         train_idx, dev_idx = train_idx[: COMMON["quick_train"]], dev_idx[: COMMON["quick_dev"]]

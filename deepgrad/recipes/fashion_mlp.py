@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from ._common import FASHION_MEAN as MEAN, FASHION_STD as STD, normalize_fashion  # noqa: F401
+
 DEFAULTS = {
     "epochs": 15,
     "batch_size": 128,
@@ -23,8 +25,6 @@ DEFAULTS = {
     "quick_dev": 2000,
     "quick_epochs": 2,
 }
-
-MEAN, STD = 0.2860, 0.3530  # of the Fashion-MNIST training images scaled to [0, 1]
 
 
 def build_model(hidden=(512, 256), dropout=0.2, in_features=784, classes=10):
@@ -59,8 +59,7 @@ def run(args) -> dict:
 
     X, y = load_fashion_mnist("train", flatten=True)
     X_test, y_test = load_fashion_mnist("test", flatten=True)
-    X = (X - MEAN) / STD
-    X_test = (X_test - MEAN) / STD
+    X, X_test = normalize_fashion(X), normalize_fashion(X_test)
     train_idx, dev_idx = split_indices(y, (len(y) - cfg["dev_size"], cfg["dev_size"]), stratify=True, seed=seed)
     if quick:
         train_idx, dev_idx = train_idx[: DEFAULTS["quick_train"]], dev_idx[: DEFAULTS["quick_dev"]]

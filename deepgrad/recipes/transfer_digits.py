@@ -48,6 +48,9 @@ import time
 
 import numpy as np
 
+# the pretrained body expects inputs scaled with Fashion-MNIST's statistics
+from ._common import FASHION_MEAN as MEAN, FASHION_STD as STD, normalize_fashion as normalize  # noqa: F401
+
 DEFAULTS = {
     "source": "digits-pipeline", "ablation_sources": ["raw"],
     "pretrain_epochs": 5, "pretrain_lr": 2e-3, "pretrain_batch_size": 64, "head": "classifier",
@@ -57,7 +60,6 @@ DEFAULTS = {
 }
 QUICK = {"pretrain_epochs": 1, "pretrain_train": 4000, "pretrain_test": 2000, "labels_per_class": [10, 50],
          "seeds": [0], "head_steps": 40, "finetune_steps": 80, "ablation_sources": []}
-MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST's statistics: the pretrained body expects inputs scaled this way
 
 
 # ----- data --------------------------------------------------------------------------------
@@ -127,10 +129,6 @@ def digits_28x28():
     d = load_digits()
     x = (d.images.astype(np.float32) / 16.0)[:, None]  # (N, 1, 8, 8)
     return upsample_8x8(x), d.target.astype(np.int64)
-
-
-def normalize(x):
-    return (x - np.float32(MEAN)) / np.float32(STD)
 
 
 def split_few_labels(y, n_per_class: int, pool_per_class: int, seed: int):
@@ -207,19 +205,13 @@ def _train_steps(model, opt, X, y, steps: int, batch_size: int, rng, augment=Non
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return float(loss.item())
 
 
 def accuracy(model, X, y, batch_size: int = 1000) -> float:
-    from ..autograd import no_grad
-    from ..tensor import Tensor
+    """Accuracy on ``(X, y)`` in eval mode (``Trainer.evaluate``); the model stays in training mode."""
+    from ..train import Trainer
 
-    model.eval()
-    with no_grad():
-        pred = np.concatenate([model(Tensor._wrap(X[i:i + batch_size])).data.argmax(1)
-                               for i in range(0, len(X), batch_size)])
-    model.train()
-    return float(np.mean(pred == y))
+    return Trainer(model, None, loss_fn=None, eval_batch_size=batch_size, progress=False).evaluate((X, y))["accuracy"]
 
 
 def from_scratch(X, y, cfg: dict, seed: int):

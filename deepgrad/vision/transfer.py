@@ -56,17 +56,13 @@ def replace_head(model: nn.Module, num_classes: int, name: str | None = None, ge
     name = name or head_name(model)
     parent = model
     *path, last = name.split(".")
-    for part in path:
-        parent = getattr(parent, part) if not part.isdigit() else parent[int(part)]
-    old = getattr(parent, last) if not last.isdigit() else parent[int(last)]
+    for part in path:  # sub-modules are attributes, also a Sequential's "0", "1", ...
+        parent = getattr(parent, part)
+    old = getattr(parent, last)
     if not isinstance(old, nn.Linear):
         raise TypeError(f"replace_head: {name} is a {type(old).__name__}, not a Linear layer")
     new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None, dtype=old.weight.dtype, generator=generator)
-    if last.isdigit():
-        parent._modules[last] = new
-        object.__setattr__(parent, last, new) if hasattr(parent, last) else None
-    else:
-        setattr(parent, last, new)
+    setattr(parent, last, new)  # Module.__setattr__ keeps its place among the sub-modules
     return new
 
 

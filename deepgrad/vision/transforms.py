@@ -128,11 +128,11 @@ def bilinear_sample(x, ys, xs):
     n = np.arange(N)[:, None, None]
     for dy, fy in ((0, 1 - wy), (1, wy)):
         for dx, fx in ((0, 1 - wx), (1, wx)):
-            yi = np.clip(y0 + dy + 1, 0, H + 2)  # +1: the zero ring; clipped indices land on zeros
+            # +1: the zero ring; indices outside the image are clipped onto the zero rows/columns
+            yi = np.clip(y0 + dy + 1, 0, H + 2)
             xi = np.clip(x0 + dx + 1, 0, W + 2)
-            inside = (y0 + dy >= -1) & (y0 + dy <= H) & (x0 + dx >= -1) & (x0 + dx <= W)
             vals = xp[n, :, yi, xi]  # (N, Ho, Wo, C)
-            out += np.moveaxis(vals * (fy * fx * inside)[..., None], -1, 1)
+            out += np.moveaxis(vals * (fy * fx)[..., None], -1, 1)
     return out
 
 
