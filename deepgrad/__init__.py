@@ -29,11 +29,14 @@ int32 = np.int32
 bool_ = np.bool_
 
 
+def _shape(shape) -> tuple:
+    """``f(2, 3)`` and ``f((2, 3))`` alike: the shape as a tuple."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
 def _factory(fn):
     def make(*shape, dtype=np.float32, requires_grad=False):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return Tensor(fn(shape, dtype), requires_grad=requires_grad)
+        return Tensor(fn(_shape(shape), dtype), requires_grad=requires_grad)
 
     return make
 
@@ -45,15 +48,13 @@ empty = zeros
 
 def randn(*shape, dtype=np.float32, requires_grad=False, generator=None):
     """Standard-normal samples from the library generator (see ``deepgrad.manual_seed``)."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+    shape = _shape(shape)
     g = generator or default_generator()
     return Tensor(g.standard_normal(shape, dtype=np.dtype(dtype)), requires_grad=requires_grad)
 
 
 def rand(*shape, dtype=np.float32, requires_grad=False, generator=None):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+    shape = _shape(shape)
     g = generator or default_generator()
     return Tensor(g.random(shape, dtype=np.dtype(dtype)), requires_grad=requires_grad)
 

@@ -124,6 +124,15 @@ def _numeric_gradient(J, data, idx, eps):
     return numeric
 
 
+def _check_tensor(name, t, J, rng, max_elements, eps, tol):
+    """Backprop's gradient of one tensor (already in ``t.grad``) against finite differences of
+    ``J`` on (a sample of) its elements."""
+    analytic = np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64)
+    idx = _element_indices(t.size, max_elements, rng)
+    numeric = _numeric_gradient(J, t.data, idx, eps)
+    return _compare(name, analytic.reshape(-1)[idx], numeric, idx, t.shape, tol)
+
+
 def gradcheck(fn, *inputs, eps: float = 1e-6, tol: float = 1e-7, names=None, max_elements=None, seed: int = 0):
     """Check the gradients ``fn`` computes for each floating input that requires grad.
 
@@ -162,11 +171,7 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, tol: float = 1e-7, names=None, max
 
     report = GradcheckReport(tol=tol, eps=eps)
     for i in checked:
-        t = args[i]
-        analytic = np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64)
-        idx = _element_indices(t.size, max_elements, rng)
-        numeric = _numeric_gradient(J, t.data, idx, eps)
-        report.inputs.append(_compare(names[i], analytic.reshape(-1)[idx], numeric, idx, t.shape, tol))
+        report.inputs.append(_check_tensor(names[i], args[i], J, rng, max_elements, eps, tol))
     return report
 
 
@@ -199,10 +204,7 @@ def gradcheck_model(model, loss_fn, eps: float = 1e-6, tol: float = 1e-7, max_el
         for name, p in params:
             if not p.requires_grad:
                 continue
-            analytic = np.zeros(p.shape) if p.grad is None else p.grad.astype(np.float64)
-            idx = _element_indices(p.size, max_elements, rng)
-            numeric = _numeric_gradient(J, p.data, idx, eps)
-            report.inputs.append(_compare(name, analytic.reshape(-1)[idx], numeric, idx, p.shape, tol))
+            report.inputs.append(_check_tensor(name, p, J, rng, max_elements, eps, tol))
         return report
     finally:
         for p, data, grad in saved:

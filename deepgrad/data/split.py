@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .dataset import Subset
+from .dataset import Subset, _as_array
 
 
 def _is_counts(sizes) -> bool:
@@ -46,10 +46,11 @@ def split_indices(n_or_labels, sizes: Sequence[float], stratify: bool = False, s
             raise ValueError("split_indices: stratify=True needs the labels, not just a count")
         n, labels = int(n_or_labels), None
     else:
-        labels = np.asarray(getattr(n_or_labels, "data", n_or_labels))
+        labels = _as_array(n_or_labels)
         n = len(labels)
     sizes = list(sizes)
-    if _is_counts(sizes):
+    counts_given = _is_counts(sizes)
+    if counts_given:
         if sum(sizes) > n:
             raise ValueError(f"split: sizes {sizes} ask for {sum(sizes)} examples, only {n} available")
         fr, total_fraction = np.asarray(sizes, np.float64) / max(n, 1), sum(sizes) / max(n, 1)
@@ -60,7 +61,7 @@ def split_indices(n_or_labels, sizes: Sequence[float], stratify: bool = False, s
         fr[0] += max(0.0, 1.0 - fr.sum())
         total_fraction = 1.0
     if not stratify:
-        counts = np.asarray(sizes, np.int64) if _is_counts(sizes) else _largest_remainder(fr * n, n)
+        counts = np.asarray(sizes, np.int64) if counts_given else _largest_remainder(fr * n, n)
         perm = rng.permutation(n)
         bounds = np.cumsum([0, *counts])
         return [perm[bounds[i] : bounds[i + 1]].astype(np.int64) for i in range(len(sizes))]
@@ -90,7 +91,7 @@ def split_indices(n_or_labels, sizes: Sequence[float], stratify: bool = False, s
 
 
 def _take(arrays, idx):
-    return tuple(np.asarray(getattr(a, "data", a))[idx] for a in arrays)
+    return tuple(_as_array(a)[idx] for a in arrays)
 
 
 def train_dev_test_split(*arrays, dev: float = 0.1, test: float = 0.1, stratify=None, seed: int | None = 0):
@@ -138,6 +139,4 @@ def random_split(dataset, sizes: Sequence[float], stratify=None, seed: int | Non
 def _labels(arrays, stratify):
     if stratify is None or stratify is False:
         return None
-    if stratify is True:
-        return np.asarray(getattr(arrays[-1], "data", arrays[-1]))
-    return np.asarray(getattr(stratify, "data", stratify))
+    return _as_array(arrays[-1] if stratify is True else stratify)

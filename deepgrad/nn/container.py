@@ -38,11 +38,7 @@ class Sequential(Module):
         return x
 
     def _index(self, idx: int) -> int:
-        n = len(self._modules)
-        idx = operator.index(idx)
-        if not -n <= idx < n:
-            raise IndexError(f"Sequential: index {idx} is out of range for {n} layers")
-        return idx % n
+        return _index(self, idx, "layers")
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -81,10 +77,7 @@ class Sequential(Module):
         if not -n <= index <= n:
             raise IndexError(f"Sequential.insert: index {index} is out of range for {n} layers")
         mods.insert(index % (n + 1) if index < 0 else index, _check_module(module, "Sequential"))
-        for k in list(self._modules):
-            delattr(self, k)
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        _renumber(self, mods)
         return self
 
 
@@ -97,11 +90,7 @@ class ModuleList(Module):
             self.extend(modules)
 
     def _index(self, idx: int) -> int:
-        n = len(self._modules)
-        idx = operator.index(idx)
-        if not -n <= idx < n:
-            raise IndexError(f"ModuleList: index {idx} is out of range for {n} modules")
-        return idx % n
+        return _index(self, idx, "modules")
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -114,10 +103,7 @@ class ModuleList(Module):
     def __delitem__(self, idx):
         mods = list(self._modules.values())
         del mods[idx]
-        for k in list(self._modules):
-            delattr(self, k)
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        _renumber(self, mods)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -140,10 +126,7 @@ class ModuleList(Module):
     def insert(self, index: int, module: Module) -> None:
         mods = list(self._modules.values())
         mods.insert(index, _check_module(module, "ModuleList"))
-        for k in list(self._modules):
-            delattr(self, k)
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        _renumber(self, mods)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(): iterate over its modules in your model's forward")
@@ -209,3 +192,20 @@ def _check_module(m, where: str) -> Module:
     if not isinstance(m, Module):
         raise TypeError(f"{where}: expected a Module, got {type(m).__name__}")
     return m
+
+
+def _index(container, idx, what: str) -> int:
+    """``idx`` (negative allowed) as a position in ``container``; IndexError naming the container."""
+    n = len(container._modules)
+    idx = operator.index(idx)
+    if not -n <= idx < n:
+        raise IndexError(f"{type(container).__name__}: index {idx} is out of range for {n} {what}")
+    return idx % n
+
+
+def _renumber(container, mods) -> None:
+    """Replace the sub-modules of ``container`` by ``mods``, named "0", "1", ... in order."""
+    for k in list(container._modules):
+        delattr(container, k)
+    for i, m in enumerate(mods):
+        container.add_module(str(i), m)

@@ -190,15 +190,15 @@ class Module:
             problems.append(f"missing keys: {missing}")
         if strict and unexpected:
             problems.append(f"unexpected keys: {unexpected}")
-        for name in sorted(expected & given):
-            arr = np.asarray(getattr(state[name], "data", state[name]))
+        arrays = {name: np.asarray(getattr(state[name], "data", state[name])) for name in expected & given}
+        for name in sorted(arrays):
+            arr = arrays[name]
             target = own_params[name].data if name in own_params else getattr(*own_buffers[name])
             if target is not None and arr.shape != np.shape(target):
                 problems.append(f"{name}: expected shape {np.shape(target)}, got {arr.shape}")
         if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
-        for name in expected & given:
-            arr = np.asarray(getattr(state[name], "data", state[name]))
+        for name, arr in arrays.items():
             if name in own_params:
                 p = own_params[name]
                 p.data[...] = arr.astype(p.data.dtype, copy=False)

@@ -148,9 +148,7 @@ class EarlyStopping(Callback):
         self._best_state = None
 
     def _improved(self, v) -> bool:
-        if self.best is None:
-            return True
-        return v < self.best - self.min_delta if self.mode == "min" else v > self.best + self.min_delta
+        return _improved(v, self.best, self.mode, self.min_delta)
 
     def on_epoch_end(self, epoch, logs):
         v = logs.get(self.monitor)
@@ -212,7 +210,7 @@ class ModelCheckpoint(Callback):
             v = logs.get(self.monitor)
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 return
-            if self.best is not None and not (v < self.best if self.mode == "min" else v > self.best):
+            if not _improved(v, self.best, self.mode):
                 return
             self.best = float(v)
         path = self.path.format(epoch=epoch)
@@ -353,7 +351,7 @@ class NaNGuard(Callback):
         finally:
             dg_random.set_state(rng)
             if buffers:
-                model.load_state_dict({**model.state_dict(), **buffers}, strict=False)
+                model.load_state_dict(buffers, strict=False)  # the probe's forward must not move the running stats
         return None
 
 
@@ -394,3 +392,10 @@ class LambdaCallback(Callback):
             if not name.startswith("on_"):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)
+
+
+def _improved(v, best, mode: str, min_delta: float = 0.0) -> bool:
+    """Whether ``v`` beats ``best`` (None: nothing yet) by more than ``min_delta`` in ``mode``."""
+    if best is None:
+        return True
+    return v < best - min_delta if mode == "min" else v > best + min_delta
