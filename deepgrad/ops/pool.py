@@ -54,6 +54,17 @@ def first_max_hits(candidates, m):
         yield hit
 
 
+def _reduce_windows(xp, ufunc, kernel, dilation, stride, Ho, Wo):
+    """``ufunc`` (np.maximum, np.add) over every window of ``xp`` (C, Hp, Wp, N): one pass per
+    kernel offset, accumulated in place into a fresh (C, Ho, Wo, N) array."""
+    acc = None
+    for ki in range(kernel[0]):
+        for kj in range(kernel[1]):
+            s = _window(xp, ki, kj, dilation, stride, Ho, Wo)
+            acc = np.array(s, order="C") if acc is None else ufunc(acc, s, out=acc)
+    return acc
+
+
 def _overlapping(kernel, stride, dilation):
     return any(s < d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
 
@@ -76,11 +87,7 @@ class MaxPool2d(Function):
             xp = _chwn_padded(x, pads, fill=-np.inf)
         else:
             xp = x.transpose(1, 2, 3, 0)  # a view; contiguous when x came from a conv here
-        m = None
-        for ki in range(kernel[0]):
-            for kj in range(kernel[1]):
-                s = _window(xp, ki, kj, dilation, stride, Ho, Wo)
-                m = np.array(s, order="C") if m is None else np.maximum(m, s, out=m)
+        m = _reduce_windows(xp, np.maximum, kernel, dilation, stride, Ho, Wo)
         ctx.xp, ctx.m, ctx.pads, ctx.x_shape = xp, m, pads, x.shape
         ctx.kernel, ctx.stride, ctx.dilation = kernel, stride, dilation
         return _nchw(m)
@@ -126,11 +133,7 @@ class AvgPool2d(Function):
         pads = ((ph, ph + eh), (pw, pw + ew))
         padded = any(sum(p) for p in pads)
         xp = _chwn_padded(x, pads) if padded else x.transpose(1, 2, 3, 0)
-        acc = None
-        for ki in range(kernel[0]):
-            for kj in range(kernel[1]):
-                s = _window(xp, ki, kj, (1, 1), stride, Ho, Wo)
-                acc = np.array(s, order="C") if acc is None else np.add(acc, s, out=acc)
+        acc = _reduce_windows(xp, np.add, kernel, (1, 1), stride, Ho, Wo)
         _, _, H, W = x.shape
         if divisor_override:
             scale = np.asarray(1.0 / divisor_override, dtype=x.dtype)
@@ -143,11 +146,7 @@ class AvgPool2d(Function):
                 ones[:, : H + 2 * ph, : W + 2 * pw] = 1
             else:
                 ones[:, ph : ph + H, pw : pw + W] = 1
-            cnt = None
-            for ki in range(kernel[0]):
-                for kj in range(kernel[1]):
-                    s = _window(ones, ki, kj, (1, 1), stride, Ho, Wo)
-                    cnt = s.copy() if cnt is None else cnt + s
+            cnt = _reduce_windows(ones, np.add, kernel, (1, 1), stride, Ho, Wo)
             scale = (1.0 / cnt).astype(x.dtype)
         acc *= scale
         ctx.scale, ctx.xp_shape, ctx.pads, ctx.x_shape, ctx.kernel, ctx.stride = scale, xp.shape, pads, x.shape, kernel, stride
