@@ -28,17 +28,12 @@ def _set_threads(n: int) -> None:
         os.environ.setdefault(var, str(n))
 
 
-def _time(step, steps: int, repeats: int, warmup: int = 30) -> float:
-    """Median over ``repeats`` blocks of the mean ms per call."""
-    for _ in range(warmup):
+def _time(step, steps: int) -> float:
+    """Mean ms per call over ``steps`` back-to-back calls (one timed block)."""
+    t0 = time.perf_counter()
+    for _ in range(steps):
         step()
-    blocks = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        blocks.append((time.perf_counter() - t0) / steps * 1e3)
-    return statistics.median(blocks)
+    return (time.perf_counter() - t0) / steps * 1e3
 
 
 def make_data(batch: int, seed: int = 0):
@@ -194,11 +189,12 @@ def main(argv=None):
         contenders["torch_adam_foreach"] = torch_step(x, y, sizes, foreach=True)
     # Round-robin blocks, so that load from other processes hits every contender alike.
     blocks = {k: [] for k in contenders}
-    for f in contenders.values():
-        _time(f, 1, 1, warmup=30)
+    for f in contenders.values():  # warm-up
+        for _ in range(30):
+            f()
     for _ in range(args.repeats):
         for k, f in contenders.items():
-            blocks[k].append(_time(f, args.steps, 1, warmup=0))
+            blocks[k].append(_time(f, args.steps))
     ms = results["ms_per_step"]
     for k, b in blocks.items():
         ms[k] = statistics.median(b)
