@@ -1,80 +1,121 @@
 """The ``deepgrad`` command.
 
     deepgrad run --list                     the recipes, one line each
-    deepgrad run <recipe> [--epochs N] [--seed S] [--out DIR] [--quick]
+    deepgrad run <recipe> [--epochs N] [--seed S] [--out DIR] [--quick] [--checkpoint-dir DIR] ...
 
 A run writes ``DIR/metrics.json``, ``DIR/history.csv``, ``DIR/model.safetensors`` and
 loss/accuracy plots (with matplotlib) to ``DIR`` (default ``runs/<recipe>-<timestamp>``).
+
+Errors: every failure prints ONE line on stderr naming the flag or file and the cause,
+and exits non-zero (2: a bad flag or usage, 1: an error while running, 3: the run
+diverged, 130: interrupted). ``--debug`` (anywhere on the command line) or
+``DEEPGRAD_DEBUG=1`` prints the traceback as well.
+
+Subcommands: each comes from a module named in ``COMMANDS`` that has
+
+    add_parser(sub)   add its subparser(s) to ``sub`` (argparse's ``add_subparsers()`` object)
+    run(args) -> int  do the work of any subparser it added; return the exit status
+
+so that adding a subcommand is one line in ``COMMANDS``. A module raises
+:class:`CLIError` (``from deepgrad.cli import CLIError``) for a bad flag or file: it is
+printed as one line and the exit status is 2. Any other exception is printed as one
+line too (status 1).
 """
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 
+#: modules that provide subcommands (see the module docstring); one line each
+COMMANDS: list[str] = [
+    "deepgrad.recipes._cli",  # run, list
+]
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="deepgrad", description="deep learning from the computational graph, on NumPy")
+DEBUG_ENV = "DEEPGRAD_DEBUG"
+
+
+class CLIError(Exception):
+    """A bad flag, value or file on the command line: printed as one line, exit status 2."""
+
+    status = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error raises :class:`CLIError` (one line) instead of printing usage."""
+
+    def error(self, message):
+        raise CLIError(f"{self.prog}: {message}")
+
+
+def _parser():
+    p = ArgumentParser(prog="deepgrad", description="deep learning from the computational graph, on NumPy",
+                       epilog="--debug (or DEEPGRAD_DEBUG=1): show the traceback of an error")
     p.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = p.add_subparsers(dest="command")
-    r = sub.add_parser("run", help="run a recipe (a complete, repeatable experiment)")
-    r.add_argument("recipe", nargs="?", help="recipe name (see --list)")
-    r.add_argument("--list", action="store_true", help="list the recipes and exit")
-    r.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the recipe's)")
-    r.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same run")
-    r.add_argument("--out", default=None, help="output directory (default runs/<recipe>-<timestamp>)")
-    r.add_argument("--quick", action="store_true", help="a small, fast version (smoke test, CI)")
-    r.add_argument("--batch-size", dest="batch_size", type=int, default=None, help="mini-batch size")
-    r.add_argument("--lr", type=float, default=None, help="learning rate")
-    r.add_argument("--source", default=None, choices=("digits-pipeline", "raw"),
-                   help="transfer-digits: pretraining images, through the digits' 8x8 pipeline (default) or raw")
-    r.add_argument("--checkpoint-dir", dest="checkpoint_dir", default=None,
-                   help="save resumable checkpoints there and resume from them (recipes that support it)")
-    sub.add_parser("list", help="same as `run --list`")
-    return p
+    sub = p.add_subparsers(dest="command", parser_class=ArgumentParser)
+    handlers = {}
+    for name in COMMANDS:
+        mod = importlib.import_module(name)
+        before = set(sub.choices)
+        mod.add_parser(sub)
+        for cmd in set(sub.choices) - before:
+            handlers[cmd] = mod.run
+    return p, handlers
 
 
-def _list(out) -> None:
-    from . import recipes
+def _debug(argv) -> tuple[list, bool]:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    return [a for a in argv if a != "--debug"], debug
 
-    width = max(len(n) for n in recipes.names())
-    for name in recipes.names():
-        print(f"  {name:<{width}}  {recipes.describe(name)}", file=out)
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
-    if args.version:
-        from . import __version__
-
-        print(f"deepgrad {__version__}")
-        return 0
-    if args.command == "list" or (args.command == "run" and args.list):
-        print("recipes:")
-        _list(sys.stdout)
-        return 0
-    if args.command != "run":
-        _parser().print_help()
-        return 2
-    from . import recipes
-
-    if not args.recipe:
-        print("deepgrad run: name a recipe; known recipes:", file=sys.stderr)
-        _list(sys.stderr)
-        return 2
-    if args.recipe not in recipes.RECIPES:
-        print(f"deepgrad run: unknown recipe {args.recipe!r}; known recipes:", file=sys.stderr)
-        _list(sys.stderr)
-        return 2
+    argv, debug = _debug(argv)
+    parser, handlers = _parser()
+    prog, args = "deepgrad", None
     try:
-        recipes.get(args.recipe).run(args)
-    except FileNotFoundError as e:  # missing data: the message says where we looked and how to get it
-        print(f"deepgrad run {args.recipe}: {e}", file=sys.stderr)
-        return 1
+        args = parser.parse_args(argv)
+        args.debug = debug
+        if args.version:
+            from . import __version__
+
+            print(f"deepgrad {__version__}")
+            return 0
+        if args.command not in handlers:
+            parser.print_help()
+            return 2
+        prog = args.prog = f"deepgrad {args.command}"  # a handler may make it more precise
+        return int(handlers[args.command](args) or 0)
+    except CLIError as e:
+        prog = getattr(args, "prog", prog)
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        msg = _one_line(e)
+        print(msg if msg.startswith("deepgrad") else f"{prog}: {msg}", file=sys.stderr)
+        return e.status
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        prog = getattr(args, "prog", prog)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-    return 0
+    except Exception as e:  # noqa: BLE001 - the command line shows one line, --debug the rest
+        prog = getattr(args, "prog", prog)
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        hint = "" if debug else " (--debug shows the traceback)"
+        print(f"{prog}: {type(e).__name__}: {_one_line(e)}{hint}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    from deepgrad.cli import main as _main  # the importable module's, so that CLIError is one class
+
+    sys.exit(_main())

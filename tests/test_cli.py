@@ -96,3 +96,93 @@ def test_same_seed_same_run(tmp_path):
     wa, wb = (load_weights(None, tmp_path / n / "model.safetensors") for n in ("a", "b"))
     for k in wa:
         assert (wa[k] == wb[k]).all()
+
+
+# ----- flags checked before any work: one line naming the flag, exit status 2 ----------------
+@pytest.mark.parametrize("argv, names", [
+    (["run", "planar", "--epochs", "0"], ["--epochs", "at least 1"]),
+    (["run", "planar", "--epochs", "-3"], ["--epochs", "at least 1"]),
+    (["run", "planar", "--epochs", "two"], ["--epochs", "whole number"]),
+    (["run", "fashion-mlp", "--batch-size", "0"], ["--batch-size", "at least 1"]),
+    (["run", "planar", "--seed", "-1"], ["--seed", "at least 0"]),
+    (["run", "planar", "--lr", "nan"], ["--lr", "finite"]),
+    (["run", "planar", "--lr", "inf"], ["--lr", "finite"]),
+    (["run", "planar", "--lr", "-0.1"], ["--lr", "positive"]),
+    (["run", "planar", "--lr", "fast"], ["--lr", "number"]),
+    (["run", "planar", "--batch-size", "8"], ["--batch-size", "not used by recipe 'planar'"]),
+    (["run", "planar", "--source", "raw"], ["--source", "not used by recipe 'planar'"]),
+    (["run", "fashion-mlp", "--source", "raw"], ["--source", "not used"]),
+    (["run", "transfer-digits", "--checkpoint-dir", "x"], ["--checkpoint-dir", "not used"]),
+    (["run", "planar", "--force-resume"], ["--force-resume", "needs --checkpoint-dir"]),
+    (["run", "planar", "--checkpoint-every-steps", "5"], ["--checkpoint-every-steps", "needs --checkpoint-dir"]),
+    (["run", "planar", "--checkpoint-every-steps", "0", "--checkpoint-dir", "x"], ["--checkpoint-every-steps", "at least 1"]),
+    (["frobnicate"], ["invalid choice", "frobnicate"]),
+])
+def test_bad_flags_one_line(argv, names, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    for n in names:
+        assert n in err, err
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+def test_unwritable_out_is_refused_before_work(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main(["run", "planar", "--epochs", "2", "--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--out" in err and str(blocker) in err and "\n" not in err
+    assert cli.main(["run", "planar", "--epochs", "2", "--out", str(blocker)]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    ck.chmod(0o500)
+    try:
+        if os.access(ck, os.W_OK):  # root ignores permissions
+            pytest.skip("running as root: permissions are not enforced")
+        assert cli.main(["run", "planar", "--epochs", "2", "--out", str(tmp_path / "o"), "--checkpoint-dir", str(ck)]) == 2
+        err = capsys.readouterr().err
+        assert "--checkpoint-dir" in err and "not writable" in err
+        assert not (tmp_path / "o" / "metrics.json").exists()
+    finally:
+        ck.chmod(0o700)
+
+
+def test_lr_zero_warns(tmp_path, capsys):
+    assert cli.main(["run", "planar", "--epochs", "2", "--lr", "0", "--out", str(tmp_path / "o")]) == 0
+    assert "--lr 0" in capsys.readouterr().err
+
+
+def test_debug_shows_traceback(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main(["run", "planar", "--out", str(blocker), "--debug"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+    monkeypatch.setenv("DEEPGRAD_DEBUG", "1")
+    assert cli.main(["run", "planar", "--out", str(blocker)]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_subcommand_registry(monkeypatch, capsys):
+    import types
+
+    mod = types.ModuleType("deepgrad_test_subcommand")
+    mod.add_parser = lambda sub: sub.add_parser("hello").add_argument("--name", default="world")
+
+    def run(args):
+        if args.name == "boom":
+            raise RuntimeError("exploded\non two lines")
+        print(f"hello {args.name}")
+        return 0
+
+    mod.run = run
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setattr(cli, "COMMANDS", cli.COMMANDS + [mod.__name__])
+    assert cli.main(["hello", "--name", "you"]) == 0
+    assert capsys.readouterr().out == "hello you\n"
+    assert cli.main(["hello", "--name", "boom"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "deepgrad hello: RuntimeError: exploded on two lines" in err
+    assert cli.main(["run", "--list"]) == 0  # the built-in commands still there

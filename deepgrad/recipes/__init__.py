@@ -4,6 +4,8 @@
 docstring (its first line is the one-line description shown by ``deepgrad run --list``),
 an optional ``DEFAULTS`` dict and ``run(args) -> dict`` (the metrics it wrote). Registering
 a recipe is one line here. Modules are imported only when their recipe runs.
+A module declares the ``deepgrad run`` flags it takes in ``FLAGS`` (``dest`` names, e.g.
+``("epochs", "seed", "lr", "batch_size", "checkpoint_dir")``); any other is refused.
 """
 from __future__ import annotations
 

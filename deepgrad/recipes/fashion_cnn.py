@@ -25,6 +25,8 @@ import numpy as np
 
 from ._common import FASHION_MEAN as MEAN, FASHION_STD as STD, normalize_fashion  # noqa: F401
 
+#: the `deepgrad run` flags this recipe takes (any other is refused)
+FLAGS = ("epochs", "seed", "lr", "batch_size", "checkpoint_dir")
 DEFAULTS = {
     "fashion-lenet": {"epochs": 15, "batch_size": 64, "lr": 2e-3, "model": {"name": "lenet5"},
                       "augment": ["flip"], "weight_decay": 0.0},

@@ -13,6 +13,8 @@ import numpy as np
 
 from ._common import FASHION_MEAN as MEAN, FASHION_STD as STD, normalize_fashion  # noqa: F401
 
+#: the `deepgrad run` flags this recipe takes (any other is refused)
+FLAGS = ("epochs", "seed", "lr", "batch_size", "checkpoint_dir")
 DEFAULTS = {
     "epochs": 15,
     "batch_size": 128,

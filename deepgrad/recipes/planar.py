@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+#: the `deepgrad run` flags this recipe takes (any other is refused)
+FLAGS = ("epochs", "seed", "lr", "checkpoint_dir")
 DEFAULTS = {"epochs": 2000, "hidden": 4, "lr": 1.2, "n": 400, "quick_epochs": 300}
 
 
@@ -40,7 +42,8 @@ def run(args) -> dict:
 
     trainer = Trainer(model, optim.SGD(model.parameters(), lr=cfg["lr"]), loss_fn, seed=seed,
                       batch_size=len(X_tr), callbacks=[NaNGuard()], progress=bool(getattr(args, "progress", False)))
-    history = trainer.fit((X_tr, y_tr), dev=(X_dev, y_dev), epochs=epochs, shuffle=False)
+    history = trainer.fit((X_tr, y_tr), dev=(X_dev, y_dev), epochs=epochs, shuffle=False,
+                          checkpoint_dir=getattr(args, "checkpoint_dir", None))
     tr, dv, te = (trainer.evaluate(d) for d in ((X_tr, y_tr), (X_dev, y_dev), (X_te, y_te)))
     results = {"test_accuracy": te["accuracy"], "test_loss": te["loss"], "train_accuracy": tr["accuracy"],
                "train_loss": tr["loss"], "dev_accuracy": dv["accuracy"], "dev_loss": dv["loss"]}

@@ -51,6 +51,8 @@ import numpy as np
 # the pretrained body expects inputs scaled with Fashion-MNIST's statistics
 from ._common import FASHION_MEAN as MEAN, FASHION_STD as STD, normalize_fashion as normalize  # noqa: F401
 
+#: the `deepgrad run` flags this recipe takes (any other is refused)
+FLAGS = ("epochs", "seed", "lr", "batch_size", "source")
 DEFAULTS = {
     "source": "digits-pipeline", "ablation_sources": ["raw"],
     "pretrain_epochs": 5, "pretrain_lr": 2e-3, "pretrain_batch_size": 64, "head": "classifier",

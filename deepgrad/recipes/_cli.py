@@ -1,0 +1,158 @@
+"""``deepgrad run`` and ``deepgrad list``: the recipes from the command line.
+
+Every flag is checked before any work (before data is loaded, before the first epoch):
+numbers in range, the output and checkpoint directories creatable and writable, not
+locked by another live run, and only flags the recipe takes (each recipe module
+declares them in ``FLAGS``; see :mod:`deepgrad.recipes`). A bad flag is one line on
+stderr naming the flag and the cause, exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+#: flags every recipe takes (output and run plumbing)
+COMMON_FLAGS = ("out", "quick")
+#: flags a recipe takes when it declares no ``FLAGS``
+DEFAULT_FLAGS = ("epochs", "seed", "lr", "batch_size")
+#: flags that only make sense with ``--checkpoint-dir``
+CHECKPOINT_FLAGS = ("force_resume", "checkpoint_every_steps")
+#: the per-recipe flags, as ``dest`` -> the flag spelled on the command line
+RECIPE_FLAGS = {"epochs": "--epochs", "seed": "--seed", "lr": "--lr", "batch_size": "--batch-size",
+                "source": "--source", "checkpoint_dir": "--checkpoint-dir",
+                "force_resume": "--force-resume", "checkpoint_every_steps": "--checkpoint-every-steps"}
+
+
+def _int_at_least(low: int):
+    def parse(text):
+        try:
+            v = int(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {v}")
+        return v
+
+    parse.__name__ = f"int>={low}"
+    return parse
+
+
+def _learning_rate(text):
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def add_parser(sub) -> None:
+    r = sub.add_parser("run", help="run a recipe (a complete, repeatable experiment)")
+    r.add_argument("recipe", nargs="?", help="recipe name (see --list)")
+    r.add_argument("--list", action="store_true", help="list the recipes and exit")
+    r.add_argument("--epochs", type=_int_at_least(1), default=None, help="number of epochs (default: the recipe's)")
+    r.add_argument("--seed", type=_int_at_least(0), default=None,
+                   help="random seed, >= 0 (default 0): same seed, same run")
+    r.add_argument("--out", default=None, help="output directory (default runs/<recipe>-<timestamp>)")
+    r.add_argument("--quick", action="store_true", help="a small, fast version (smoke test, CI)")
+    r.add_argument("--batch-size", dest="batch_size", type=_int_at_least(1), default=None, help="mini-batch size")
+    r.add_argument("--lr", type=_learning_rate, default=None, help="learning rate (finite, > 0)")
+    r.add_argument("--source", default=None, choices=("digits-pipeline", "raw"),
+                   help="transfer-digits: pretraining images, through the digits' 8x8 pipeline (default) or raw")
+    r.add_argument("--checkpoint-dir", dest="checkpoint_dir", default=None,
+                   help="save resumable checkpoints there and resume from them (recipes that support it); "
+                        "a checkpoint of a run with another configuration is refused")
+    r.add_argument("--checkpoint-every-steps", dest="checkpoint_every_steps", type=_int_at_least(1), default=None,
+                   help="with --checkpoint-dir: also checkpoint every N optimizer steps (long epochs)")
+    r.add_argument("--force-resume", dest="force_resume", action="store_true", default=None,
+                   help="with --checkpoint-dir: resume even if the checkpoint's configuration differs "
+                        "(metrics.json then records the differences)")
+    sub.add_parser("list", help="same as `run --list`")
+
+
+def _list(out) -> None:
+    from . import describe, names
+
+    width = max(len(n) for n in names())
+    for name in names():
+        print(f"  {name:<{width}}  {describe(name)}", file=out)
+
+
+def recipe_flags(module) -> tuple[str, ...]:
+    """The flags (``dest`` names) a recipe module takes: its ``FLAGS``, else :data:`DEFAULT_FLAGS`."""
+    return tuple(getattr(module, "FLAGS", DEFAULT_FLAGS))
+
+
+def check_flags(recipe: str, module, args) -> None:
+    """Refuse a flag the recipe does not use, and run-plumbing flags without ``--checkpoint-dir``."""
+    from ..cli import CLIError
+
+    takes = set(recipe_flags(module)) | set(COMMON_FLAGS)
+    if "checkpoint_dir" in takes:
+        takes |= set(CHECKPOINT_FLAGS)
+    for dest, flag in RECIPE_FLAGS.items():
+        if getattr(args, dest, None) is None:
+            continue
+        if dest not in takes:
+            accepted = " ".join(RECIPE_FLAGS[d] for d in RECIPE_FLAGS if d in takes)
+            raise CLIError(f"{flag} is not used by recipe {recipe!r} "
+                           f"(it takes: {accepted or 'no options'} --out --quick)")
+        if dest in CHECKPOINT_FLAGS and getattr(args, "checkpoint_dir", None) is None:
+            raise CLIError(f"{flag} needs --checkpoint-dir")
+
+
+def check_writable(flag: str, path: str) -> str:
+    """Create ``path`` (a directory) if needed and check that files can be written in it."""
+    import tempfile
+
+    from ..cli import CLIError
+
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CLIError(f"{flag} {path}: exists and is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".deepgrad-write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise CLIError(f"{flag} {path}: not writable ({e.strerror or e})") from None
+    return path
+
+
+def run(args) -> int:
+    from datetime import datetime, timezone
+
+    from .. import recipes
+    from ..cli import CLIError
+
+    if args.command == "list" or args.list:
+        print("recipes:")
+        _list(sys.stdout)
+        return 0
+    if not args.recipe:
+        print("deepgrad run: name a recipe; known recipes:", file=sys.stderr)
+        _list(sys.stderr)
+        return 2
+    if args.recipe not in recipes.RECIPES:
+        print(f"deepgrad run: unknown recipe {args.recipe!r}; known recipes:", file=sys.stderr)
+        _list(sys.stderr)
+        return 2
+    module = recipes.get(args.recipe)
+    args.prog = f"deepgrad run {args.recipe}"
+    check_flags(args.recipe, module, args)
+    if args.lr == 0:
+        print(f"deepgrad run {args.recipe}: warning: --lr 0: the weights will not change", file=sys.stderr)
+    if not args.out:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        args.out = os.path.join("runs", f"{args.recipe}-{stamp}")
+    check_writable("--out", args.out)
+    if args.checkpoint_dir is not None:
+        check_writable("--checkpoint-dir", args.checkpoint_dir)
+    module.run(args)  # errors (e.g. missing data: the message says where we looked) -> one line, status 1
+    return 0
