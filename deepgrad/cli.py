@@ -19,7 +19,7 @@ Subcommands: each comes from a module named in ``COMMANDS`` that has
 so that adding a subcommand is one line in ``COMMANDS``. A module raises
 :class:`CLIError` (``from deepgrad.cli import CLIError``) for a bad flag or file: it is
 printed as one line and the exit status is 2. Any other exception is printed as one
-line too (status 1).
+line too (status 1), or with its ``exit_status`` attribute (an int) when it has one.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ DEBUG_ENV = "DEEPGRAD_DEBUG"
 class CLIError(Exception):
     """A bad flag, value or file on the command line: printed as one line, exit status 2."""
 
-    status = 2
+    exit_status = 2
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
             traceback.print_exc()
         msg = _one_line(e)
         print(msg if msg.startswith("deepgrad") else f"{prog}: {msg}", file=sys.stderr)
-        return e.status
+        return e.exit_status
     except KeyboardInterrupt:
         prog = getattr(args, "prog", prog)
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -110,6 +110,10 @@ def main(argv=None) -> int:
             import traceback
 
             traceback.print_exc()
+        status = getattr(e, "exit_status", None)
+        if isinstance(status, int) and status > 0:  # a command's own failure with its exit status
+            print(f"{prog}: {_one_line(e)}", file=sys.stderr)
+            return status
         hint = "" if debug else " (--debug shows the traceback)"
         print(f"{prog}: {type(e).__name__}: {_one_line(e)}{hint}", file=sys.stderr)
         return 1

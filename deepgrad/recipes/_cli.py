@@ -154,5 +154,35 @@ def run(args) -> int:
     check_writable("--out", args.out)
     if args.checkpoint_dir is not None:
         check_writable("--checkpoint-dir", args.checkpoint_dir)
-    module.run(args)  # errors (e.g. missing data: the message says where we looked) -> one line, status 1
+    from ..train.run import DirLock, RunLockedError
+    from ._common import set_aside_previous
+
+    locks = [DirLock(args.out, "--out")]
+    if args.checkpoint_dir is not None:
+        locks.append(DirLock(args.checkpoint_dir, "--checkpoint-dir"))
+    held = []
+    try:
+        for lock in locks:
+            try:
+                held.append(lock.acquire())
+            except RunLockedError as e:
+                raise CLIError(str(e)) from e
+        previous = set_aside_previous(args.out)
+        if previous:
+            print(f"deepgrad run {args.recipe}: the earlier run's files in {args.out} were moved to {previous}",
+                  file=sys.stderr)
+        metrics = module.run(args)  # errors (e.g. missing data: the message says where we looked) -> one line
+    finally:
+        for lock in reversed(held):
+            lock.release()
+    status = (metrics or {}).get("status") if isinstance(metrics, dict) else None
+    if status in ("nan", "diverged"):
+        raise RunFailed(f"the run diverged: {metrics.get('status_message')} (record: "
+                        f"{os.path.join(args.out, 'metrics.json')})")
     return 0
+
+
+class RunFailed(Exception):
+    """The run finished but diverged (NaNGuard or DivergenceGuard stopped it): exit status 3."""
+
+    exit_status = 3

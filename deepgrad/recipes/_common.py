@@ -20,6 +20,24 @@ def normalize_fashion(x):
     return (x - np.float32(FASHION_MEAN)) / np.float32(FASHION_STD)
 
 
+def fit_options(args, recipe: str, config: dict, seed) -> dict:
+    """The run plumbing of ``Trainer.fit`` for a recipe run: ``trainer.fit(..., **fit_options(args, recipe, cfg, seed))``.
+
+    The checkpoint directory and step interval (``--checkpoint-dir``,
+    ``--checkpoint-every-steps``), ``--force-resume``, the run's identity (the recipe's
+    ``cfg`` with the seed and code version: :func:`deepgrad.train.run.run_config`; a
+    checkpoint of another configuration is refused) and a :class:`~deepgrad.train.DivergenceGuard`.
+    """
+    from ..train import DivergenceGuard
+    from ..train.run import run_config
+
+    return {"checkpoint_dir": getattr(args, "checkpoint_dir", None),
+            "checkpoint_every": getattr(args, "checkpoint_every_steps", None),
+            "force_resume": bool(getattr(args, "force_resume", False)),
+            "run_config": run_config(recipe, config, seed),
+            "callbacks": [DivergenceGuard()]}
+
+
 def out_dir(args, recipe: str) -> str:
     """``args.out`` or ``runs/<recipe>-<UTC timestamp>``, created."""
     out = getattr(args, "out", None)
@@ -70,14 +88,20 @@ def finish(out: str, recipe: str, model, history, results: dict, config: dict, s
     """Write the run's files and return the metrics dict."""
     from ..serialization import atomic_write_bytes, save_model
 
+    status = history.status() if hasattr(history, "status") else {"status": "ok", "message": ""}
+    run = getattr(history, "run", None)
     metrics = {
         "recipe": recipe,
         "seed": seed,
         "epochs": len(history),
+        "status": status["status"],
+        "status_message": status["message"],
         **{k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in results.items()},
         "wall_time_s": round(time.perf_counter() - t0, 3),
         "stop_reason": history.stop_reason,
         "config": config,
+        "run": run,
+        "config_hash": (run or {}).get("config_hash"),
         "platform": {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine()},
         "files": {},
     }
@@ -87,5 +111,36 @@ def finish(out: str, recipe: str, model, history, results: dict, config: dict, s
     plots = plot_history(history, os.path.join(out, "curves"), recipe)
     metrics["files"] = {"model": "model.safetensors", "history": "history.csv",
                         "plots": [os.path.basename(p) for p in plots]}
-    atomic_write_bytes(os.path.join(out, "metrics.json"), (json.dumps(metrics, indent=2) + "\n").encode())
+    atomic_write_bytes(os.path.join(out, "metrics.json"), (json.dumps(metrics, indent=2, default=_json_default) + "\n").encode())
+    if status["status"] != "ok":
+        import sys
+
+        print(f"{recipe}: {status['status'].replace('_', ' ')}: {status['message']}", file=sys.stderr)
     return metrics
+
+
+def _json_default(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return repr(v)
+
+
+#: the files a recipe run writes in ``--out`` (a new run moves an earlier run's aside)
+RUN_FILES = ("metrics.json", "history.csv", "model.safetensors", "curves_loss.png", "curves_accuracy.png")
+
+
+def set_aside_previous(out: str) -> str | None:
+    """Move an earlier run's files in ``out`` (metrics.json, history.csv, ...) into
+    ``out/previous-<UTC timestamp>/`` so that the directory only ever holds one run's record
+    (a resumed run rebuilds its history from the checkpoint). Returns that folder, or None."""
+    present = [f for f in RUN_FILES if os.path.exists(os.path.join(out, f))]
+    if not present:
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+    dest = os.path.join(out, f"previous-{stamp}")
+    os.makedirs(dest)
+    for f in present:
+        os.replace(os.path.join(out, f), os.path.join(dest, f))
+    return dest

@@ -104,7 +104,7 @@ def run(args) -> dict:
     from ..data import DataLoader, split_indices
     from ..data.datasets import load_fashion_mnist
     from ..train import CSVLogger, NaNGuard, Trainer
-    from ._common import finish, out_dir, setting
+    from ._common import finish, fit_options, out_dir, setting
 
     t0 = time.perf_counter()
     recipe = getattr(args, "recipe", None) or "fashion-lenet"
@@ -146,7 +146,7 @@ def run(args) -> dict:
                       seed=seed, batch_size=cfg["batch_size"], eval_batch_size=500,
                       callbacks=[NaNGuard(), CSVLogger(f"{out}/history.csv")])
     history = trainer.fit(train, dev=(X_dev, y_dev), epochs=cfg["epochs"],
-                          checkpoint_dir=getattr(args, "checkpoint_dir", None))
+                          **fit_options(args, recipe, cfg, seed))
     dev_eval = trainer.evaluate((X_dev, y_dev))
     test_eval = trainer.evaluate((X_test, y_test))
     results = {

@@ -47,7 +47,7 @@ def run(args) -> dict:
     from ..data import split_indices
     from ..data.datasets import load_fashion_mnist
     from ..train import CSVLogger, NaNGuard, Trainer
-    from ._common import finish, out_dir, setting
+    from ._common import finish, fit_options, out_dir, setting
 
     t0 = time.perf_counter()
     recipe = "fashion-mlp"
@@ -78,7 +78,7 @@ def run(args) -> dict:
                       seed=seed, batch_size=cfg["batch_size"],
                       callbacks=[NaNGuard(), CSVLogger(f"{out}/history.csv")])
     history = trainer.fit((X_tr, y_tr), dev=(X_dev, y_dev), epochs=epochs,
-                          checkpoint_dir=getattr(args, "checkpoint_dir", None))
+                          **fit_options(args, recipe, cfg, seed))
     train_eval = trainer.evaluate((X_tr, y_tr))
     dev_eval = trainer.evaluate((X_dev, y_dev))
     test_eval = trainer.evaluate((X_test, y_test))

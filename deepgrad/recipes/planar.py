@@ -21,7 +21,7 @@ def run(args) -> dict:
     from ..data.datasets import make_flower
     from ..ops import binary_cross_entropy_with_logits
     from ..train import NaNGuard, Trainer
-    from ._common import finish, out_dir, setting
+    from ._common import finish, fit_options, out_dir, setting
 
     t0 = time.perf_counter()
     recipe = "planar"
@@ -43,7 +43,7 @@ def run(args) -> dict:
     trainer = Trainer(model, optim.SGD(model.parameters(), lr=cfg["lr"]), loss_fn, seed=seed,
                       batch_size=len(X_tr), callbacks=[NaNGuard()], progress=bool(getattr(args, "progress", False)))
     history = trainer.fit((X_tr, y_tr), dev=(X_dev, y_dev), epochs=epochs, shuffle=False,
-                          checkpoint_dir=getattr(args, "checkpoint_dir", None))
+                          **fit_options(args, recipe, cfg, seed))
     tr, dv, te = (trainer.evaluate(d) for d in ((X_tr, y_tr), (X_dev, y_dev), (X_te, y_te)))
     results = {"test_accuracy": te["accuracy"], "test_loss": te["loss"], "train_accuracy": tr["accuracy"],
                "train_loss": tr["loss"], "dev_accuracy": dv["accuracy"], "dev_loss": dv["loss"]}

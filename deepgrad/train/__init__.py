@@ -8,6 +8,7 @@ from .callbacks import (  # noqa: F401
     Callback,
     Checkpointing,
     CSVLogger,
+    DivergenceGuard,
     EarlyStopping,
     JSONLogger,
     LambdaCallback,

@@ -355,6 +355,34 @@ class NaNGuard(Callback):
         return None
 
 
+class DivergenceGuard(Callback):
+    """Stop a run whose loss explodes: an epoch's mean training loss more than ``factor``
+    (100: two orders of magnitude) times the loss of the run's first batch (the untrained
+    model). ``trainer.stop_reason`` then starts with ``"diverged"`` (``History.status()``
+    reports ``"diverged"``, ``deepgrad run`` exits non-zero). NaN and inf are NaNGuard's.
+    """
+
+    order = -90
+
+    def __init__(self, factor: float = 100.0):
+        if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 1):
+            raise ValueError(f"DivergenceGuard: factor must be a finite number > 1, got {factor!r}")
+        self.factor = float(factor)
+        self.report = None
+
+    def on_epoch_end(self, epoch, logs):
+        start = self.trainer.history.initial_loss
+        loss = logs.get("train_loss")
+        if start is None or loss is None or not math.isfinite(loss):
+            return
+        if loss > self.factor * max(start, 1e-12):
+            msg = (f"diverged: the training loss grew from {start:.4g} (first batch) to {loss:.4g} "
+                   f"(epoch {epoch}), over {self.factor:g}x; lower the learning rate")
+            self.report = {"epoch": epoch, "initial_loss": start, "loss": loss, "message": msg}
+            self.trainer.stop_training = True
+            self.trainer.stop_reason = msg
+
+
 class CSVLogger(Callback):
     """Write the History as CSV after every epoch (whole file, atomically: resume-safe)."""
 

@@ -110,7 +110,11 @@ def load_checkpoint(path) -> dict:
 
 def restore_checkpoint(path, model, optimizer=None, scheduler=None, loader=None, restore_rng: bool = True) -> dict:
     """Load ``path`` into the given objects (and the library RNG); returns the checkpoint dict."""
-    ck = load_checkpoint(path)
+    return apply_checkpoint(load_checkpoint(path), model, optimizer, scheduler, loader, restore_rng)
+
+
+def apply_checkpoint(ck: dict, model, optimizer=None, scheduler=None, loader=None, restore_rng: bool = True) -> dict:
+    """Put a checkpoint read by :func:`load_checkpoint` into the given objects (and the library RNG)."""
     model.load_state_dict(ck["model"], strict=True)
     if optimizer is not None and ck.get("optimizer") is not None:
         optimizer.load_state_dict(ck["optimizer"])

@@ -13,9 +13,11 @@ class History:
     Also records why training stopped (``stop_reason``), e.g. early stopping or a NaN.
     """
 
-    def __init__(self, rows=None, stop_reason: str | None = None):
+    def __init__(self, rows=None, stop_reason: str | None = None, initial_loss: float | None = None):
         self.rows: list[dict] = [dict(r) for r in (rows or [])]
         self.stop_reason = stop_reason
+        self.initial_loss = initial_loss  # the loss of the run's first batch (the untrained model)
+        self.run = None  # the run's record (identity, resumes), set by Trainer.fit(run_config=...)
 
     def append(self, row: dict) -> None:
         self.rows.append(dict(row))
@@ -54,11 +56,11 @@ class History:
         return dict(pick(rows, key=lambda r: r[key]))
 
     def to_dict(self) -> dict:
-        return {"rows": self.rows, "stop_reason": self.stop_reason}
+        return {"rows": self.rows, "stop_reason": self.stop_reason, "initial_loss": self.initial_loss}
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
-        return cls(d.get("rows", []), d.get("stop_reason"))
+        return cls(d.get("rows", []), d.get("stop_reason"), d.get("initial_loss"))
 
     def to_csv(self, path=None) -> str:
         buf = io.StringIO()
@@ -71,6 +73,29 @@ class History:
             with open(path, "w", newline="") as f:
                 f.write(text)
         return text
+
+    def status(self, no_learning: float = 0.01) -> dict:
+        """What became of the run: ``{"status": ..., "message": ...}`` with status
+
+        ``"nan"`` (NaNGuard stopped it), ``"diverged"`` (:class:`~deepgrad.train.DivergenceGuard`
+        stopped it), ``"did_not_learn"`` (its last epoch's training loss is not ``no_learning``
+        (1%) below the loss of its first batch), ``"stopped"`` (stopped early for another reason)
+        or ``"ok"``.
+        """
+        reason = self.stop_reason or ""
+        if reason.startswith("NaNGuard"):
+            return {"status": "nan", "message": reason}
+        if reason.startswith("diverged"):
+            return {"status": "diverged", "message": reason}
+        last = self.rows[-1].get("train_loss") if self.rows else None
+        start = self.initial_loss
+        if last is not None and start is not None and math.isfinite(start) and last >= start * (1 - no_learning):
+            return {"status": "did_not_learn",
+                    "message": f"did not learn: training loss {last:.4g} after {len(self.rows)} epochs, "
+                               f"{start:.4g} at the start"}
+        if reason:
+            return {"status": "stopped", "message": reason}
+        return {"status": "ok", "message": ""}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
