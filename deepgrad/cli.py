@@ -36,8 +36,11 @@ COMMANDS: list[str] = [
 DEBUG_ENV = "DEEPGRAD_DEBUG"
 
 
-class CLIError(Exception):
-    """A bad flag, value or file on the command line: printed as one line, exit status 2."""
+class CLIError(SystemExit):
+    """A bad flag, value or file on the command line: printed as one line, exit status 2.
+
+    A ``SystemExit``, as argparse's own usage errors are (code parsers that call
+    ``parse_args`` directly still see one)."""
 
     exit_status = 2
 
@@ -49,7 +52,12 @@ class ArgumentParser(argparse.ArgumentParser):
         raise CLIError(f"{self.prog}: {message}")
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
+    """The ``deepgrad`` argument parser, with every registered subcommand."""
+    return _build()[0]
+
+
+def _build():
     p = ArgumentParser(prog="deepgrad", description="deep learning from the computational graph, on NumPy",
                        epilog="--debug (or DEEPGRAD_DEBUG=1): show the traceback of an error")
     p.add_argument("--version", action="store_true", help="print the version and exit")
@@ -76,7 +84,7 @@ def _one_line(text) -> str:
 
 def main(argv=None) -> int:
     argv, debug = _debug(argv)
-    parser, handlers = _parser()
+    parser, handlers = _build()
     prog, args = "deepgrad", None
     try:
         args = parser.parse_args(argv)
@@ -97,7 +105,7 @@ def main(argv=None) -> int:
             import traceback
 
             traceback.print_exc()
-        msg = _one_line(e)
+        msg = _one_line(str(e))
         print(msg if msg.startswith("deepgrad") else f"{prog}: {msg}", file=sys.stderr)
         return e.exit_status
     except KeyboardInterrupt:

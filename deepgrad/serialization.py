@@ -126,11 +126,19 @@ def parse_safetensors(raw: bytes, name: str = "<bytes>") -> tuple["OrderedDict[s
     for key, info in header.items():
         try:
             dtype = np.dtype(_DTYPES[info["dtype"]]).newbyteorder("<")
-            shape = tuple(int(s) for s in info["shape"])
-            begin, end = (int(x) for x in info["data_offsets"])
+            shape, (begin, end) = tuple(info["shape"]), info["data_offsets"]
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{name}: damaged header entry for {key!r} ({e!r})") from e
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if not all(isinstance(d, int) and not isinstance(d, bool) for d in (*shape, begin, end)):
+            raise ModelFileError(f"{name}: header entry {key!r}: shape {list(shape)} and offsets must be whole numbers")
+        if any(d < 0 for d in shape):
+            raise ModelFileError(f"{name}: header entry {key!r}: negative dimension in shape {list(shape)}")
+        count = 1
+        for d in shape:  # Python integers: no overflow
+            count *= d
+        if count * dtype.itemsize > len(raw):
+            raise ModelFileError(f"{name}: header entry {key!r}: shape {list(shape)} needs {count * dtype.itemsize} "
+                                 f"bytes, more than the whole file ({len(raw)})")
         if end - begin != count * dtype.itemsize or begin < 0:
             raise ModelFileError(f"{name}: header entry {key!r} is inconsistent (shape {shape}, bytes {begin}..{end})")
         if end > len(data):
@@ -199,7 +207,7 @@ def _qualname(cls) -> str:
 
 def register_model_class(cls):
     """Allow ``load_model`` to rebuild instances of ``cls`` (usable as a class decorator)."""
-    from .nn.module import Module
+    from .nn import Module
 
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise TypeError(f"register_model_class: {cls!r} is not a deepgrad.nn.Module subclass")
@@ -214,7 +222,7 @@ def _allowed(name: str):
     defined inside the deepgrad package (whose module may be imported to find them;
     nothing outside deepgrad is ever imported).
     """
-    from .nn.module import Module
+    from .nn import Module
 
     if name in _REGISTERED:
         return _REGISTERED[name]
@@ -234,7 +242,7 @@ def _allowed(name: str):
 
 
 def _encode(v, where: str):
-    from .nn.module import Module
+    from .nn import Module
 
     if isinstance(v, Module):
         return {"__module__": describe(v, where)}
@@ -277,7 +285,7 @@ def _decode(v, where: str):
 
 
 def _takes_no_arguments(cls) -> bool:
-    from .nn.module import Module
+    from .nn import Module
 
     return all(k.__dict__.get("__init__") is None for k in cls.__mro__ if k is not Module and issubclass(k, Module))
 
@@ -388,6 +396,75 @@ def load_model(path, eval_mode: bool = True):
         raise ModelFileError(f"{path}: damaged architecture description ({e})") from e
     import deepgrad.nn  # noqa: F401  (the allow-listed layers)
 
+    check_architecture(desc, tensors, path)
     model = build(desc)
+    want = {k: tuple(np.shape(v)) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    problems = [f"missing {k}" for k in sorted(set(want) - set(got))]
+    problems += [f"unexpected {k}" for k in sorted(set(got) - set(want))]
+    problems += [f"{k}: architecture {want[k]}, file {got[k]}" for k in sorted(set(want) & set(got)) if want[k] != got[k]]
+    if problems:
+        raise ModelFileError(f"{path}: the architecture does not match the weights: " + "; ".join(problems))
     model.load_state_dict(tensors, strict=True)
     return model.eval() if eval_mode else model
+
+
+def _module_ints(desc):
+    """The integer constructor arguments of one architecture entry (not of nested modules)."""
+    out = []
+
+    def walk(v):
+        if isinstance(v, bool):
+            return
+        if isinstance(v, int):
+            out.append(v)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict) and "__module__" not in v:
+            for x in v.values():
+                walk(x)
+
+    walk(list(desc.get("args", [])))
+    walk(dict(desc.get("kwargs", {})))
+    return out
+
+
+def _nested(desc):
+    def walk(v):
+        if isinstance(v, dict):
+            if "__module__" in v:
+                yield v["__module__"]
+            else:
+                for x in v.values():
+                    yield from walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from walk(x)
+
+    yield from walk(list(desc.get("args", [])))
+    yield from walk(dict(desc.get("kwargs", {})))
+
+
+def check_architecture(desc, tensors: dict, path="model") -> None:
+    """Refuse, before building anything, an architecture far larger than the weights stored
+    with it: any module whose integer arguments multiply to more than 64 times the number of
+    values in the file (plus 65,536) would allocate memory the file cannot fill (e.g.
+    ``Linear(10**9, 10**9)`` beside a few kilobytes of weights). The exact shapes are then
+    compared after building (``load_model``)."""
+    total = sum(int(np.asarray(v).size) for v in tensors.values())
+    limit = 64 * total + 65536
+    stack = [desc]
+    while stack:
+        d = stack.pop()
+        if not isinstance(d, dict):
+            raise ModelFileError(f"{path}: damaged architecture entry {d!r}")
+        size = 1
+        for v in _module_ints(d):
+            size *= max(abs(v), 1)
+        if size > limit:
+            args = ", ".join(str(a) for a in d.get("args", []))
+            raise ModelFileError(
+                f"{path}: the architecture asks for {d.get('class', '?').rpartition('.')[2]}({args}) "
+                f"(arguments multiplying to {size}) but the weights in the file hold only {total} values; not building it")
+        stack.extend(_nested(d))

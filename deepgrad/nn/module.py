@@ -190,7 +190,22 @@ class Module:
             problems.append(f"missing keys: {missing}")
         if strict and unexpected:
             problems.append(f"unexpected keys: {unexpected}")
+        bad = {n: state[n] for n in sorted(expected & given)
+               if isinstance(state[n], (bool, str, bytes, dict)) or state[n] is None
+               or not (hasattr(state[n], "__array__") or isinstance(state[n], (Tensor, int, float, list, tuple)))}
+        if bad:
+            raise TypeError(f"load_state_dict into {type(self).__name__}: values must be arrays; "
+                            + "; ".join(f"{n}: got {type(v).__name__}" for n, v in bad.items()))
         arrays = {name: np.asarray(getattr(state[name], "data", state[name])) for name in expected & given}
+        for name in sorted(arrays):
+            arr = arrays[name]
+            target = own_params[name].data if name in own_params else getattr(*own_buffers[name])
+            tdt = getattr(target, "dtype", None)
+            if arr.dtype.kind not in "biuf":
+                problems.append(f"{name}: expected numbers, got dtype {arr.dtype}")
+            elif tdt is not None and tdt.kind == "f" and arr.dtype.kind == "f" and arr.dtype.itemsize > tdt.itemsize \
+                    and np.abs(arr[np.isfinite(arr)]).max(initial=0) > np.finfo(tdt).max:
+                problems.append(f"{name}: values up to {np.abs(arr).max():.3g} overflow {tdt} (largest {np.finfo(tdt).max:.3g})")
         for name in sorted(arrays):
             arr = arrays[name]
             target = own_params[name].data if name in own_params else getattr(*own_buffers[name])

@@ -33,6 +33,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     gradients multiplied by ``coef``. Returns the total norm *before* clipping as a
     NumPy float64 scalar (``float()``, ``.item()`` and formatting all work).
     """
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, np.number)) or not max_norm >= 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be a number >= 0, got {max_norm!r}")
     grads = _grads(parameters)
     norm_type = float(norm_type)
     if not grads:

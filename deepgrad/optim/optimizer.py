@@ -161,6 +161,10 @@ class Optimizer:
 
     def _check_group(self, group: dict) -> None:
         lr = group.get("lr")
+        if lr is not None and lr is not required and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.number))):
+            raise TypeError(f"{type(self).__name__}: lr must be a number, got {type(lr).__name__} {lr!r}")
+        if lr is not None and lr is not required and not np.isfinite(lr):
+            raise ValueError(f"{type(self).__name__}: invalid learning rate {lr} (must be finite)")
         if lr is not None and lr is not required and lr < 0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {lr} (must be >= 0)")
 
@@ -446,6 +450,10 @@ def _numpy(x):
 
 def check_nonneg(opt: str, **values) -> None:
     for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{opt}: {name} must be a number, got {type(value).__name__} {value!r}")
+        if name == "lr" and not np.isfinite(value):
+            raise ValueError(f"{opt}: invalid learning rate {value} (must be finite)")
         if not value >= 0:
             label = "learning rate" if name == "lr" else name
             raise ValueError(f"{opt}: invalid {label} {value} (must be >= 0)")

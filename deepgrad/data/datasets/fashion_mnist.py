@@ -2,7 +2,8 @@
 
 Where the files are looked for, in order:
 
-1. ``root`` when given;
+1. ``root`` when given, and then only there: a ``root`` that does not exist or lacks
+   the files is an error, never a silent fallback to another location;
 2. ``$DEEPGRAD_DATA/fashion-mnist`` and ``$DEEPGRAD_DATA``;
 3. the user cache ``~/.cache/deepgrad/fashion-mnist`` (``$XDG_CACHE_HOME`` respected);
 4. the system location ``/usr/share/datasets/fashion-mnist`` (Debian's
@@ -111,7 +112,18 @@ def _download(dest: Path, timeout: float = 30.0) -> list[str]:
 
 
 def find_files(root=None, download: bool = True) -> Path:
-    """The directory that holds all four files (downloading them if needed and allowed)."""
+    """The directory that holds all four files (downloading them if needed and allowed).
+
+    An explicit ``root`` is the only place looked at: it must exist and hold the files.
+    """
+    if root is not None:
+        d = Path(root)
+        if not d.is_dir():
+            raise FileNotFoundError(f"Fashion-MNIST root {d}: no such directory")
+        missing = [f for pair in FILES.values() for f in pair if not (d / f).is_file()]
+        if missing:
+            raise FileNotFoundError(f"Fashion-MNIST root {d}: missing {', '.join(missing)}. {HOW_TO_GET}")
+        return d
     tried = []
     for d in search_dirs(root):
         tried.append(str(d))
@@ -149,13 +161,28 @@ def load_fashion_mnist(
     images_file, labels_file = FILES[split]
     images = read_idx(d / images_file)
     labels = read_idx(d / labels_file)
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"{d}: unexpected shapes images {images.shape}, labels {labels.shape}")
+    check_images_labels(images, labels, d / images_file, d / labels_file)
     X = images.reshape(len(images), -1) if flatten else images[:, None, :, :]
     if normalize:
         X = X.astype(dtype)
         X /= dtype(255.0)  # in place: no second full-size array
     return X, labels.astype(np.int64)
+
+
+def check_images_labels(images, labels, images_path, labels_path, classes: int = len(CLASSES),
+                        size=(28, 28)) -> None:
+    """What the files must hold: uint8 images ``(N, 28, 28)``, uint8 labels ``(N,)`` in 0..classes-1."""
+    if images.dtype != np.uint8:
+        raise ValueError(f"{images_path}: images must be uint8, got {images.dtype}")
+    if images.ndim != 3 or images.shape[1:] != tuple(size):
+        raise ValueError(f"{images_path}: images must have shape (N, {size[0]}, {size[1]}), got {images.shape}")
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise ValueError(f"{labels_path}: labels must be a uint8 vector, got {labels.dtype} of shape {labels.shape}")
+    if len(images) != len(labels):
+        raise ValueError(f"{images_path}: {len(images)} images but {labels_path}: {len(labels)} labels")
+    if len(labels) and int(labels.max()) >= classes:
+        bad = int(np.argmax(labels >= classes))
+        raise ValueError(f"{labels_path}: label {int(labels[bad])} at index {bad} is out of range 0..{classes - 1}")
 
 
 class FashionMNIST(TensorDataset):
