@@ -79,7 +79,8 @@ class History:
 
         ``"nan"`` (NaNGuard stopped it), ``"diverged"`` (:class:`~deepgrad.train.DivergenceGuard`
         stopped it), ``"did_not_learn"`` (its last epoch's training loss is not ``no_learning``
-        (1%) below the loss of its first batch), ``"stopped"`` (stopped early for another reason)
+        (1%) below the loss of its first batch, or did not move at all from its first epoch
+        to its last), ``"stopped"`` (stopped early for another reason)
         or ``"ok"``.
         """
         reason = self.stop_reason or ""
@@ -89,7 +90,11 @@ class History:
             return {"status": "diverged", "message": reason}
         last = self.rows[-1].get("train_loss") if self.rows else None
         start = self.initial_loss
-        if last is not None and start is not None and math.isfinite(start) and last >= start * (1 - no_learning):
+        first = self.rows[0].get("train_loss") if self.rows else None
+        flat = (len(self.rows) >= 2 and first is not None and last is not None and math.isfinite(first)
+                and abs(last - first) <= 1e-4 * abs(first))  # the loss did not move at all
+        if last is not None and (flat or start is not None and math.isfinite(start) and last >= start * (1 - no_learning)):
+            start = first if start is None else start
             return {"status": "did_not_learn",
                     "message": f"did not learn: training loss {last:.4g} after {len(self.rows)} epochs, "
                                f"{start:.4g} at the start"}

@@ -24,12 +24,13 @@ SCRIPT = textwrap.dedent(
     ckdir, out, kill, sleep = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
     kill_where, _, kill_at = kill.partition(":")
     kill_at = int(kill_at or 0)
+    lr = float(sys.argv[5]) if len(sys.argv) > 5 else 1e-2
     rng = np.random.default_rng(0)
     X = rng.standard_normal((480, 12)).astype(np.float32)
     y = (X[:, :3].sum(1) > 0).astype(np.int64) + (X[:, 3] > 1)
     dg.manual_seed(0)
     model = nn.Sequential(nn.Linear(12, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 3))
-    opt = optim.Adam(model.parameters(), lr=1e-2)
+    opt = optim.Adam(model.parameters(), lr=lr)
     sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
 
     def on_batch_end(step, logs):
@@ -47,7 +48,7 @@ SCRIPT = textwrap.dedent(
     tr = Trainer(model, opt, "cross_entropy", scheduler=sched, seed=0, batch_size=32, progress=False,
                  callbacks=[LambdaCallback(on_batch_end=on_batch_end, on_epoch_end=on_epoch_end)])
     h = tr.fit((X, y), dev=(X[:96], y[:96]), epochs=4, checkpoint_dir=None if ckdir == "-" else ckdir,
-               checkpoint_every=5)
+               checkpoint_every=5, run_config={"recipe": "sigkill-test", "seed": 0, "lr": lr, "epochs": 4})
     save_weights(model, out)
     rows = [{k: v for k, v in r.items() if k != "time"} for r in h.rows]
     print("HISTORY", json.dumps(rows), flush=True)
@@ -56,10 +57,11 @@ SCRIPT = textwrap.dedent(
 STEPS_PER_EPOCH = 15  # 480 / 32
 
 
-def _run(tmp_path, ckdir, out, kill="none", sleep=0.0):
+def _run(tmp_path, ckdir, out, kill="none", sleep=0.0, lr=None):
     script = tmp_path / "train_script.py"
     script.write_text(SCRIPT)
-    return subprocess.run([sys.executable, str(script), str(ckdir), str(out), kill, str(sleep)],
+    extra = [] if lr is None else [str(lr)]
+    return subprocess.run([sys.executable, str(script), str(ckdir), str(out), kill, str(sleep), *extra],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -167,3 +169,56 @@ def test_finished_run_resumes_to_nothing(tmp_path, reference):
     proc = _run(tmp_path, ckdir, tmp_path / "b.safetensors")
     assert proc.returncode == 0 and "step " not in proc.stdout
     _assert_same_weights(ref_weights, tmp_path / "b.safetensors")
+
+
+@pytest.mark.slow
+def test_killed_run_resumed_with_another_config_is_refused(tmp_path, reference):
+    ref_weights, ref_history = reference
+    ckdir = tmp_path / "ck"
+    proc = _run(tmp_path, ckdir, tmp_path / "w.safetensors", kill=f"step:{STEPS_PER_EPOCH + 12}")
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    before = (ckdir / "checkpoint.safetensors").read_bytes()
+    other = _run(tmp_path, ckdir, tmp_path / "w.safetensors", lr=0.05)  # another learning rate: another run
+    assert other.returncode == 1 and "RunConfigMismatch" in other.stderr
+    assert "lr: 0.01 -> 0.05" in other.stderr and "step " not in other.stdout
+    assert (ckdir / "checkpoint.safetensors").read_bytes() == before  # untouched
+    assert not (tmp_path / "w.safetensors").exists()
+    proc2 = _run(tmp_path, ckdir, tmp_path / "w.safetensors")  # the same run resumes as if never interrupted
+    assert proc2.returncode == 0, proc2.stderr
+    _assert_same_weights(ref_weights, tmp_path / "w.safetensors")
+    assert _history(proc2) == ref_history
+
+
+@pytest.mark.slow
+def test_two_concurrent_runs_on_one_checkpoint_dir(tmp_path, reference):
+    """A second live run on the same checkpoint directory is refused; once the first is
+    killed (SIGKILL: its lock file stays behind) the next run takes the stale lock over
+    and finishes exactly as an uninterrupted run."""
+    ref_weights, ref_history = reference
+    ckdir = tmp_path / "ck"
+    script = tmp_path / "train_script.py"
+    script.write_text(SCRIPT)
+    first = subprocess.Popen([sys.executable, str(script), str(ckdir), str(tmp_path / "a.safetensors"), "none", "0.1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in first.stdout:
+            if line.startswith("step ") and int(line.split()[1]) >= 7:
+                break
+        second = _run(tmp_path, ckdir, tmp_path / "b.safetensors")
+        assert second.returncode == 1 and "RunLockedError" in second.stderr
+        assert f"pid {first.pid}" in second.stderr and "step " not in second.stdout
+        assert first.poll() is None  # the first run was not disturbed
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.stdout.close()
+        first.stderr.close()
+    assert (ckdir / ".deepgrad.lock").exists()  # left behind by the killed run
+    third = _run(tmp_path, ckdir, tmp_path / "c.safetensors")
+    assert third.returncode == 0, third.stderr
+    assert _steps(third)[0] > 5
+    _assert_same_weights(ref_weights, tmp_path / "c.safetensors")
+    assert _history(third) == ref_history
+    assert not (ckdir / ".deepgrad.lock").exists()
