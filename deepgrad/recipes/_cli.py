@@ -177,12 +177,9 @@ def run(args) -> int:
             lock.release()
     status = (metrics or {}).get("status") if isinstance(metrics, dict) else None
     if status in ("nan", "diverged"):
-        raise RunFailed(f"the run diverged: {metrics.get('status_message')} (record: "
+        from ..train.run import RunDiverged
+
+        raise RunDiverged(f"the run diverged: {metrics.get('status_message')} (record: "
                         f"{os.path.join(args.out, 'metrics.json')})")
     return 0
 
-
-class RunFailed(Exception):
-    """The run finished but diverged (NaNGuard or DivergenceGuard stopped it): exit status 3."""
-
-    exit_status = 3

@@ -163,7 +163,8 @@ def pretrain(epochs: int = 5, lr: float = 2e-3, batch_size: int = 64, seed: int 
     from .. import optim
     from ..data import DataLoader
     from ..data.datasets import load_fashion_mnist
-    from ..train import Trainer
+    from ..train import DivergenceGuard, Trainer
+    from ..train.run import RunDiverged
     from ..vision import LeNet5, transforms
 
     t0 = time.perf_counter()
@@ -184,7 +185,9 @@ def pretrain(epochs: int = 5, lr: float = 2e-3, batch_size: int = 64, seed: int 
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader), eta_min=lr * 0.01)
     trainer = Trainer(model, opt, "cross_entropy", scheduler=sched, scheduler_interval="step", seed=seed,
                       eval_batch_size=1000, progress=progress)
-    trainer.fit(loader, epochs=epochs)
+    trainer.fit(loader, epochs=epochs, callbacks=[DivergenceGuard()])
+    if trainer.stop_reason and trainer.history.status()["status"] in ("nan", "diverged"):
+        raise RunDiverged(f"transfer-digits: pretraining ({source}) diverged: {trainer.stop_reason}")
     acc = trainer.evaluate((X_test, y_test))["accuracy"]
     return model, {"fashion_test_accuracy": acc, "seconds": round(time.perf_counter() - t0, 2), "source": source}
 
@@ -193,6 +196,7 @@ def _train_steps(model, opt, X, y, steps: int, batch_size: int, rng, augment=Non
     """``steps`` Adam steps on mini-batches drawn without replacement, reshuffled every pass."""
     from .. import ops
     from ..tensor import Tensor
+    from ..train.run import RunDiverged
 
     model.train()
     order, pos = rng.permutation(len(X)), 0
@@ -204,6 +208,8 @@ def _train_steps(model, opt, X, y, steps: int, batch_size: int, rng, augment=Non
         pos += bs
         xb = X[idx] if augment is None else augment(X[idx])
         loss = ops.cross_entropy(model(Tensor._wrap(xb)), y[idx])
+        if not np.isfinite(loss.data).all():  # the NaN guard of this hand-written loop
+            raise RunDiverged(f"transfer-digits: fine-tuning loss is {float(loss.data)}; lower --lr")
         opt.zero_grad()
         loss.backward()
         opt.step()

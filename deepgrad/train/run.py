@@ -37,6 +37,12 @@ class RunConfigMismatch(ValueError):
         self.differences = list(differences)
 
 
+class RunDiverged(FloatingPointError):
+    """A run stopped because its loss became NaN/inf or exploded (``deepgrad run`` exit status 3)."""
+
+    exit_status = 3
+
+
 class RunLockedError(RuntimeError):
     """A directory is in use by another live run."""
 
