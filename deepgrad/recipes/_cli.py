@@ -179,7 +179,7 @@ def run(args) -> int:
     if status in ("nan", "diverged"):
         from ..train.run import RunDiverged
 
-        raise RunDiverged(f"the run diverged: {metrics.get('status_message')} (record: "
+        raise RunDiverged(f"{metrics.get('status_message')} (record: "
                         f"{os.path.join(args.out, 'metrics.json')})")
     return 0
 

@@ -115,7 +115,7 @@ def finish(out: str, recipe: str, model, history, results: dict, config: dict, s
     if status["status"] != "ok":
         import sys
 
-        print(f"{recipe}: {status['status'].replace('_', ' ')}: {status['message']}", file=sys.stderr)
+        print(f"{recipe}: {status['message']}", file=sys.stderr)
     return metrics
 
 
