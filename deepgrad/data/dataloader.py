@@ -60,8 +60,13 @@ class DataLoader:
     ):
         if isinstance(dataset, (tuple, list)) and not isinstance(dataset, Dataset):
             dataset = TensorDataset(*dataset)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise TypeError(f"DataLoader: batch_size must be a whole number, got {type(batch_size).__name__} {batch_size!r}")
         if int(batch_size) < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            raise TypeError(f"DataLoader: expected a Dataset (with __len__ and __getitem__) or a tuple of arrays, "
+                            f"got {type(dataset).__name__}")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)

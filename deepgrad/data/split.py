@@ -49,6 +49,11 @@ def split_indices(n_or_labels, sizes: Sequence[float], stratify: bool = False, s
         labels = _as_array(n_or_labels)
         n = len(labels)
     sizes = list(sizes)
+    if not sizes:
+        raise ValueError("split: no sizes given")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) or not np.isfinite(s) or s < 0:
+            raise ValueError(f"split: sizes must be finite numbers >= 0, got {sizes}")
     counts_given = _is_counts(sizes)
     if counts_given:
         if sum(sizes) > n:
@@ -67,6 +72,9 @@ def split_indices(n_or_labels, sizes: Sequence[float], stratify: bool = False, s
         return [perm[bounds[i] : bounds[i + 1]].astype(np.int64) for i in range(len(sizes))]
     if labels.ndim != 1:
         raise ValueError(f"split_indices: stratify needs 1-D class labels, got shape {labels.shape}")
+    if labels.dtype.kind == "f" and not np.array_equal(labels, np.round(labels)):
+        raise ValueError("split_indices: stratify needs class labels; got non-integer values "
+                         f"(e.g. {labels[labels != np.round(labels)][0]!r})")
     parts: list[list[np.ndarray]] = [[] for _ in sizes]
     # Cumulative rounding: after each class, part k (k >= 1) holds floor(fr_k * examples
     # seen so far) and part 0 the rest, so every class is split in the requested

@@ -145,6 +145,9 @@ def run(args) -> int:
         return 2
     module = recipes.get(args.recipe)
     args.prog = f"deepgrad run {args.recipe}"
+    for flag, value in (("--out", args.out), ("--checkpoint-dir", args.checkpoint_dir)):
+        if value is not None and not value.strip():
+            raise CLIError(f"{flag}: empty path")
     check_flags(args.recipe, module, args)
     if args.lr == 0:
         print(f"deepgrad run {args.recipe}: warning: --lr 0: the weights will not change", file=sys.stderr)

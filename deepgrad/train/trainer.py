@@ -160,6 +160,9 @@ class Trainer:
     def _make_loader(self, data, shuffle: bool, batch_size=None, for_training=False):
         if isinstance(data, DataLoader):
             return data
+        if isinstance(data, (str, bytes)) or isinstance(data, os.PathLike):
+            raise TypeError(f"Trainer: got a file name {data!r} as data; load it first and give (X, y) arrays, "
+                            "a Dataset or a DataLoader")
         if isinstance(data, (tuple, list)):
             data = TensorDataset(*data)
         elif isinstance(data, (np.ndarray, Tensor)):
@@ -305,6 +308,8 @@ class Trainer:
         if self.optimizer is None:
             raise ValueError("Trainer.fit: no optimizer; pass optimizer=deepgrad.optim.Adam(model.parameters(), lr=...)")
         self._loader = loader = self._make_loader(train, shuffle, batch_size, for_training=True)
+        if len(loader) == 0:
+            raise ValueError(f"Trainer.fit: the training data has no batches ({len(loader.dataset)} examples)")
         dev_loader = self._make_loader(dev, False) if dev is not None else None
         if run_config is not None:
             run_config = {**run_config, "data_fingerprint": data_fingerprint(loader)}
