@@ -403,6 +403,9 @@ def run(args) -> dict:
         "wall_time_s": round(time.perf_counter() - t0, 2),
         "config": cfg,
     }
+    from ..train.run import config_hash, run_config  # the run's identity, as the other recipes record it
+
+    metrics["config_hash"] = config_hash(run_config("transfer-digits", cfg, seed))
     atomic_write_bytes(os.path.join(out, "metrics.json"), (json.dumps(metrics, indent=2) + "\n").encode())
     print(f"source {cfg['source']} (transfer beats scratch: {metrics['transfer_beats_scratch']})")
     print(table(rows))

@@ -41,6 +41,13 @@ def load_digits(size: int | None = None, normalize: bool = True, flatten: bool =
             "pip install scikit-learn"
         ) from e
     d = _sk_load_digits()
+    if d.images.ndim != 3 or d.images.shape[1:] != (8, 8) or len(d.target) != len(d.images):
+        raise ValueError(f"load_digits: scikit-learn returned images {d.images.shape} and {len(d.target)} labels; "
+                         "expected (N, 8, 8) and N")
+    if d.images.min() < 0 or d.images.max() > 16 or d.target.min() < 0 or d.target.max() > 9:
+        raise ValueError("load_digits: scikit-learn's digits hold values outside 0..16 or labels outside 0..9")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1):
+        raise ValueError(f"load_digits: size must be a whole number >= 1, got {size!r}")
     images = d.images.astype(np.float64)
     if normalize:
         images = images / 16.0
