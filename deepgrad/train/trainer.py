@@ -122,8 +122,8 @@ class Trainer:
         self._loss_name = loss_fn if isinstance(loss_fn, str) else getattr(loss_fn, "__name__", None)
         if isinstance(metrics, str) and metrics == "auto":
             metrics = default_metrics(loss_fn)
-        self.metrics = [get_metric(m) if not isinstance(m, StreamingMetric) else (m.name, m) for m in (metrics or ())]
-        self._metric_specs = [m for m in (metrics or ())]
+        self._metric_specs = list(metrics or ())
+        self.metrics = [(m.name, m) if isinstance(m, StreamingMetric) else get_metric(m) for m in self._metric_specs]
         self.scheduler = scheduler
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
@@ -175,19 +175,9 @@ class Trainer:
             seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0]) if self.seed is not None else None
         return DataLoader(data, batch_size=bs, shuffle=shuffle, seed=seed)
 
-    def _metric_pairs(self):
-        out = []
-        for spec, (name, fn) in zip(self._metric_specs, self.metrics):
-            out.append((name, spec if isinstance(spec, (StreamingMetric, str)) else fn))
-        return out
-
     def _new_streams(self):
-        streams = []
-        for name, spec in self._metric_pairs():
-            m = make_streaming(spec)
-            m.name = name
-            streams.append(m)
-        return streams
+        """Fresh streaming metrics for an epoch or an evaluation."""
+        return [make_streaming(spec) for spec in self._metric_specs]
 
     # ----- callbacks ------------------------------------------------------------------------
     def _call(self, hook: str, *args):

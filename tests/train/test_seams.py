@@ -196,3 +196,21 @@ def test_fit_arguments_checked(kwargs, err):
     m = _model()
     with pytest.raises(err, match=list(kwargs)[0]):
         Trainer(m, optim.SGD(m.parameters(), lr=0.1), progress=False).fit((X, y), **kwargs)
+
+
+def test_streaming_metric_objects_and_callables_as_metrics():
+    X, y = _data()
+    m = _model()
+
+    def top_is_zero(t, p):
+        return float(np.mean(p == 0))
+
+    mine = Accuracy(name="acc")
+    tr = Trainer(m, optim.SGD(m.parameters(), lr=0.1), metrics=[mine, top_is_zero], progress=False)
+    h = tr.fit((X, y), dev=(X, y), epochs=2)
+    assert {"train_acc", "dev_acc", "train_top_is_zero", "dev_top_is_zero"} <= set(h.columns())
+    assert mine.count == 0  # the trainer works on copies
+    res = tr.evaluate((X, y))
+    assert res["acc"] == pytest.approx(np.mean(tr.predict(X).argmax(1) == y))
+    with pytest.raises(ValueError, match="unknown metric 'auc'"):
+        Trainer(m, optim.SGD(m.parameters(), lr=0.1), metrics=("auc",))
