@@ -149,6 +149,12 @@ def _alive(pid: int, start_time=None) -> bool:
         return False
     except PermissionError:
         return True  # exists, owned by someone else
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            if f.read().decode(errors="replace").rpartition(")")[2].split()[0] in ("Z", "X"):
+                return False  # killed, not yet reaped by its parent
+    except (OSError, IndexError):
+        pass
     if start_time is not None:
         now = _start_time(pid)
         if now is not None and now != start_time:

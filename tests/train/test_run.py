@@ -130,6 +130,19 @@ def test_dir_lock(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+    if os.path.isdir("/proc"):  # Linux: a killed process not yet reaped is dead too
+        zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+        import time
+
+        for _ in range(100):  # exited but not reaped: a zombie, dead for the lock
+            with open(f"/proc/{zombie.pid}/stat") as f:
+                if f.read().rpartition(")")[2].split()[0] == "Z":
+                    break
+            time.sleep(0.05)
+        (d / LOCK_NAME).write_text(json.dumps({"pid": zombie.pid, "host": os.uname().nodename}))
+        DirLock(d).acquire().release()
+        zombie.wait()
+    (d / LOCK_NAME).write_text(json.dumps({"pid": sleeper.pid, "host": os.uname().nodename}))
     lock = DirLock(d).acquire()  # the owner is dead now: taken over
     assert lock.took_over["pid"] == sleeper.pid
     lock.release()
