@@ -186,3 +186,13 @@ def test_subcommand_registry(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "deepgrad hello: RuntimeError: exploded on two lines" in err
     assert cli.main(["run", "--list"]) == 0  # the built-in commands still there
+
+
+def test_console_one_line_errors_and_exit_status():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.run([sys.executable, "-m", "deepgrad.cli", "run", "planar", "--epochs", "0"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2 and proc.stderr.strip() == "deepgrad run: argument --epochs: must be at least 1, got 0"
+    proc = subprocess.run([sys.executable, "-m", "deepgrad.cli", "run", "planar", "--seed", "x", "--debug"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 2 and "Traceback" in proc.stderr and proc.stderr.strip().endswith("got 'x'")
