@@ -196,3 +196,12 @@ def test_console_one_line_errors_and_exit_status():
     proc = subprocess.run([sys.executable, "-m", "deepgrad.cli", "run", "planar", "--seed", "x", "--debug"],
                           capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 2 and "Traceback" in proc.stderr and proc.stderr.strip().endswith("got 'x'")
+
+
+def test_default_out_dirs_are_distinct(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert cli.main(["run", "planar", "--epochs", "2"]) == 0
+    dirs = sorted(os.listdir(tmp_path / "runs"))
+    assert len(dirs) == 2 and all(d.startswith("planar-") for d in dirs)
+    assert all((tmp_path / "runs" / d / "metrics.json").exists() for d in dirs)

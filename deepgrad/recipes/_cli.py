@@ -153,7 +153,11 @@ def run(args) -> int:
         print(f"deepgrad run {args.recipe}: warning: --lr 0: the weights will not change", file=sys.stderr)
     if not args.out:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        args.out = os.path.join("runs", f"{args.recipe}-{stamp}")
+        base = os.path.join("runs", f"{args.recipe}-{stamp}")
+        args.out, n = base, 1
+        while os.path.exists(args.out):  # two runs started in the same second get two directories
+            n += 1
+            args.out = f"{base}-{n}"
     check_writable("--out", args.out)
     if args.checkpoint_dir is not None:
         check_writable("--checkpoint-dir", args.checkpoint_dir)
