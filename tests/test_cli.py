@@ -205,3 +205,22 @@ def test_default_out_dirs_are_distinct(tmp_path, monkeypatch, capsys):
     dirs = sorted(os.listdir(tmp_path / "runs"))
     assert len(dirs) == 2 and all(d.startswith("planar-") for d in dirs)
     assert all((tmp_path / "runs" / d / "metrics.json").exists() for d in dirs)
+
+
+def test_every_recipe_declares_the_flags_it_reads():
+    """The recipe contract: ``FLAGS`` lists exactly the command-line options its module reads
+    (``setting(args, "x", ...)`` / ``getattr(args, "x")``; ``checkpoint_dir`` through
+    ``fit_options``), so that a flag it does not use is refused, never silently ignored."""
+    import inspect
+    import re
+
+    from deepgrad.recipes._cli import RECIPE_FLAGS
+
+    for name in recipes.names():
+        mod = recipes.get(name)
+        assert hasattr(mod, "FLAGS"), f"recipe {name} declares no FLAGS"
+        src = inspect.getsource(mod)
+        read = set(re.findall(r'(?:setting|getattr)\(args, "(\w+)"', src)) & set(RECIPE_FLAGS)
+        if "fit_options(args" in src:
+            read.add("checkpoint_dir")
+        assert set(mod.FLAGS) == read, (name, sorted(mod.FLAGS), sorted(read))
