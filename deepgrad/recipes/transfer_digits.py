@@ -187,7 +187,7 @@ def pretrain(epochs: int = 5, lr: float = 2e-3, batch_size: int = 64, seed: int 
                       eval_batch_size=1000, progress=progress)
     trainer.fit(loader, epochs=epochs, callbacks=[DivergenceGuard()])
     if trainer.stop_reason and trainer.history.status()["status"] in ("nan", "diverged"):
-        raise RunDiverged(f"transfer-digits: pretraining ({source}) diverged: {trainer.stop_reason}")
+        raise RunDiverged(f"pretraining ({source}) diverged: {trainer.stop_reason}")
     acc = trainer.evaluate((X_test, y_test))["accuracy"]
     return model, {"fashion_test_accuracy": acc, "seconds": round(time.perf_counter() - t0, 2), "source": source}
 
@@ -209,7 +209,7 @@ def _train_steps(model, opt, X, y, steps: int, batch_size: int, rng, augment=Non
         xb = X[idx] if augment is None else augment(X[idx])
         loss = ops.cross_entropy(model(Tensor._wrap(xb)), y[idx])
         if not np.isfinite(loss.data).all():  # the NaN guard of this hand-written loop
-            raise RunDiverged(f"transfer-digits: fine-tuning loss is {float(loss.data)}; lower --lr")
+            raise RunDiverged(f"fine-tuning loss is {float(loss.data)}; lower --lr")
         opt.zero_grad()
         loss.backward()
         opt.step()
