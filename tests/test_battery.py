@@ -345,6 +345,38 @@ def _():
     assert os.path.exists(os.path.join(d, "checkpoint.safetensors")) and os.path.exists(os.path.join(d, "metrics.json"))
 
 
+@case("a checkpoint of another model in --checkpoint-dir is refused")
+def _():
+    from deepgrad import nn, optim
+    from deepgrad.train import Trainer
+
+    d = tmpdir()
+    ck = os.path.join(d, "ck")
+    m = nn.Linear(3, 5)  # somebody's own script, without a run configuration
+    Trainer(m, optim.SGD(m.parameters(), lr=0.1), progress=False).fit(
+        (np.zeros((8, 3), np.float32), np.zeros(8, np.int64)), epochs=1, checkpoint_dir=ck)
+    expect_cli_error(planar("--checkpoint-dir", ck, out=os.path.join(d, "o")), "checkpoint", "run configuration")
+
+
+@case("a log file that cannot be written fails before the first step")
+def _():
+    from deepgrad import optim
+    from deepgrad.train import CSVLogger, LambdaCallback, Trainer
+
+    d = tmpdir()
+    blocker = os.path.join(d, "file")
+    open(blocker, "w").close()
+    steps = []
+    m = _lin()
+    tr = Trainer(m, optim.SGD(m.parameters(), lr=0.1), progress=False,
+                 callbacks=[CSVLogger(os.path.join(blocker, "history.csv")),
+                            LambdaCallback(on_batch_end=lambda s, logs: steps.append(s))])
+    expect_error(lambda: tr.fit((np.zeros((8, 2), np.float32), np.zeros(8, np.int64)), epochs=2), (OSError,),
+                 "CSVLogger", "history.csv")
+    if steps:
+        raise Silent(f"{len(steps)} steps were trained before the error")
+
+
 # ----- 3. divergence is a failure ------------------------------------------------------------------------
 @case("an exploding loss: non-zero exit, said in the output and metrics.json")
 def _():

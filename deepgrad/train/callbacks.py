@@ -203,6 +203,9 @@ class ModelCheckpoint(Callback):
         self.best = None
         self.saved: list[str] = []
 
+    def on_train_begin(self, logs):
+        check_writable_file(self.path.format(epoch=1), "ModelCheckpoint")
+
     def on_epoch_end(self, epoch, logs):
         from ..serialization import save_model, save_weights
 
@@ -391,6 +394,9 @@ class CSVLogger(Callback):
     def __init__(self, path):
         self.path = os.fspath(path)
 
+    def on_train_begin(self, logs):
+        check_writable_file(self.path, "CSVLogger")
+
     def on_epoch_end(self, epoch, logs):
         from ..serialization import atomic_write_bytes
 
@@ -404,6 +410,9 @@ class JSONLogger(Callback):
 
     def __init__(self, path):
         self.path = os.fspath(path)
+
+    def on_train_begin(self, logs):
+        check_writable_file(self.path, "JSONLogger")
 
     def on_epoch_end(self, epoch, logs):
         from ..serialization import atomic_write_bytes
@@ -420,6 +429,23 @@ class LambdaCallback(Callback):
             if not name.startswith("on_"):
                 raise ValueError(f"LambdaCallback: unknown hook {name!r}")
             setattr(self, name, fn)
+
+
+def check_writable_file(path: str, who: str) -> None:
+    """Fail before the first epoch, not after it, when ``path`` cannot be written: its
+    directory is created if needed and must accept a new file."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        if os.path.isdir(path):
+            raise IsADirectoryError(21, "is a directory")
+        os.makedirs(directory, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".deepgrad-write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OSError(e.errno, f"{who}: cannot write {path} ({e.strerror or e})") from None
 
 
 def _improved(v, best, mode: str, min_delta: float = 0.0) -> bool:
