@@ -11,6 +11,11 @@ position, epoch, step, the epoch's running sums, callbacks' state, History —
 is saved atomically every epoch (and every ``checkpoint_every`` steps); a later
 ``fit(..., checkpoint_dir=d)`` (``resume=True``) picks up exactly there, so a run killed
 with SIGKILL finishes with the same weights, bit for bit, as one never interrupted.
+With ``fit(..., run_config=cfg)`` the checkpoint also holds the run's configuration, and a
+checkpoint of a run with another configuration is refused (:mod:`deepgrad.train.run`); the
+checkpoint directory is locked while ``fit`` runs.
+
+Seams, as in Keras: override :meth:`Trainer.train_step` / :meth:`Trainer.eval_step`.
 """
 from __future__ import annotations
 
