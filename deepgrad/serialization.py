@@ -449,12 +449,13 @@ def _nested(desc):
 def check_architecture(desc, tensors: dict, path="model") -> None:
     """Refuse, before building anything, an architecture far larger than the weights stored
     with it: any module whose integer arguments multiply to more than 64 times the number of
-    values in the file (plus 65,536) would allocate memory the file cannot fill (e.g.
+    values in the file (plus 65,536), or modules whose products add up to more than that,
+    would allocate memory the file cannot fill (e.g.
     ``Linear(10**9, 10**9)`` beside a few kilobytes of weights). The exact shapes are then
     compared after building (``load_model``)."""
     total = sum(int(np.asarray(v).size) for v in tensors.values())
     limit = 64 * total + 65536
-    stack = [desc]
+    stack, spent = [desc], 0
     while stack:
         d = stack.pop()
         if not isinstance(d, dict):
@@ -462,7 +463,8 @@ def check_architecture(desc, tensors: dict, path="model") -> None:
         size = 1
         for v in _module_ints(d):
             size *= max(abs(v), 1)
-        if size > limit:
+        spent += size  # over the whole architecture: many modules cannot add up to a bomb either
+        if size > limit or spent > limit:
             args = ", ".join(str(a) for a in d.get("args", []))
             raise ModelFileError(
                 f"{path}: the architecture asks for {d.get('class', '?').rpartition('.')[2]}({args}) "

@@ -153,3 +153,39 @@ def test_no_pickle(tmp_path):
     save_model(_model(), tmp_path / "m.safetensors")
     raw = (tmp_path / "m.safetensors").read_bytes()
     assert b"\x80\x04\x95" not in raw and b"\x80\x05\x95" not in raw
+
+
+def test_architecture_far_larger_than_its_weights_is_refused_before_building(tmp_path, monkeypatch):
+    import json as _json
+
+    from deepgrad import nn as _nn
+    from deepgrad.serialization import ModelFileError, check_architecture, load_model, save_model, save_tensors
+
+    built = []
+    monkeypatch.setattr(_nn.Linear, "__init__", lambda self, *a, **k: built.append(a) or (_ for _ in ()).throw(
+        AssertionError("built")))
+    small = {"weight": np.zeros((3, 2), np.float32), "bias": np.zeros(3, np.float32)}
+    many = {"class": "deepgrad.nn.container.Sequential",
+            "args": [{"__module__": {"class": "deepgrad.nn.linear.Linear", "args": [256, 256], "kwargs": {}}}] * 50,
+            "kwargs": {}}
+    for arch in ({"class": "deepgrad.nn.linear.Linear", "args": [10**9, 10**9], "kwargs": {}}, many):
+        with pytest.raises(ModelFileError, match="weights in the file hold only 9 values"):
+            check_architecture(arch, small, "m")
+        path = tmp_path / "m.safetensors"
+        save_tensors(path, small, {"format": "deepgrad-model", "format_version": "1", "architecture": _json.dumps(arch)})
+        with pytest.raises(ModelFileError, match="not building it"):
+            load_model(path)
+    assert built == []
+    monkeypatch.undo()
+    # real models pass the check: every recipe-sized model in the zoo loads back
+    from deepgrad.vision import build_model
+    from deepgrad.vision.models import _ZOO
+
+    for name in sorted(_ZOO):
+        m = build_model(name)
+        save_model(m, tmp_path / f"{name}.safetensors")
+        assert load_model(tmp_path / f"{name}.safetensors") is not None
+    from deepgrad.recipes.fashion_cnn import fashion_resnet
+
+    save_model(fashion_resnet(32, (2, 2)), tmp_path / "r.safetensors")
+    load_model(tmp_path / "r.safetensors")
