@@ -210,6 +210,8 @@ class DirLock:
                         f"{owner.get('host')}, since {owner.get('created', '?')}); wait for it, choose another "
                         f"directory, or delete {self.path} if that run is dead"
                     ) from None
+                if self._read() != owner:
+                    continue  # someone else took it over meanwhile: look again
                 self.took_over = owner or {"damaged": True}
                 try:
                     os.unlink(self.path)
