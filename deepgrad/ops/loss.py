@@ -202,6 +202,37 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else (None if x is None else np.asarray(x))
 
 
+def _check_ce_target(shape: tuple, t: np.ndarray) -> None:
+    """A target that cross_entropy can read: integer class indices of shape (N, d1, ...) or
+    float class probabilities of the input's shape (N, C, d1, ...); else a clear error."""
+    if t.dtype.kind not in "iuf":
+        raise TypeError(
+            f"cross_entropy: target must be integer class indices or float class probabilities, "
+            f"got dtype {t.dtype}"
+        )
+    index_shape = (shape[0], *shape[2:])
+    if t.dtype.kind in "iu":
+        if t.shape == index_shape:
+            return
+        hint = ""
+        if t.shape == shape:
+            hint = "; a one-hot target must be float (class probabilities): pass it as float32"
+        elif t.shape == (*index_shape, 1):
+            hint = "; drop the trailing size-1 axis (e.g. y.squeeze(-1))"
+        raise ValueError(
+            f"cross_entropy: a target of class indices (dtype {t.dtype}) must have shape {index_shape} "
+            f"for input of shape {tuple(shape)}, got shape {t.shape} (rank {t.ndim}, expected {len(index_shape)}){hint}"
+        )
+    if t.shape != tuple(shape):
+        hint = ""
+        if t.shape == index_shape:
+            hint = "; for class indices pass an integer target (e.g. y.long())"
+        raise ValueError(
+            f"cross_entropy: a float target (dtype {t.dtype}) is read as class probabilities and must "
+            f"have the input's shape {tuple(shape)}, got shape {t.shape}{hint}"
+        )
+
+
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross-entropy of logits ``input`` (N, C) or (N, C, d1, ...) against class indices
     (N,) / (N, d1, ...) or class probabilities shaped like ``input`` (PyTorch's semantics)."""
@@ -211,8 +242,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     t = _data(target)
-    if t.dtype.kind == "b":
-        raise TypeError("cross_entropy: target must be integer class indices or float class probabilities")
+    _check_ce_target(input.shape, t)
     w = _data(weight)
     if w is not None:
         w = w.astype(input.dtype, copy=False)
@@ -223,8 +253,17 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     _check_reduction(reduction, "nll_loss")
+    t = _data(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must be integer class indices, got dtype {t.dtype}")
+    index_shape = (input.shape[0], *input.shape[2:])
+    if input.ndim < 2 or t.shape != index_shape:
+        raise ValueError(
+            f"nll_loss: input of shape {input.shape} (N, C, ...) needs a target of shape "
+            f"{index_shape if input.ndim >= 2 else '(N,)'}, got {t.shape}"
+        )
     w = _data(weight)
-    return NLLLoss.apply(input, _data(target), None if w is None else w.astype(input.dtype), ignore_index, reduction)
+    return NLLLoss.apply(input, t, None if w is None else w.astype(input.dtype), ignore_index, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
