@@ -145,10 +145,10 @@ def as_operand(x):
     Lists become arrays with the tensor defaults (float32 / int64); NumPy scalars become
     Python scalars, so they promote like numbers (as in PyTorch).
     """
+    if isinstance(x, np.generic):  # checked first: np.float64 is also a Python float
+        return x.item()
     if isinstance(x, (np.ndarray, bool, int, float)):
         return x
-    if isinstance(x, np.generic):
-        return x.item()
     arr = np.asarray(x)
     if arr.dtype.kind == "f" and arr.dtype != np.float32:
         return arr.astype(np.float32)
