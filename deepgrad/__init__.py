@@ -17,16 +17,14 @@ from typing import TYPE_CHECKING
 
 from numpy import bool_, float32, float64, int32, int64
 
+from . import check, nn, optim
 from .autograd import Context, Function, enable_grad, is_grad_enabled, no_grad
+from .creation import arange, empty, eye, from_numpy, full, ones, ones_like, rand, randn, zeros, zeros_like
 from .ops import *  # noqa: F403
 from .ops import __all__ as _ops_all
 from .random import default_generator, manual_seed, seed
+from .serialization import load_model, load_weights, save_model, save_weights
 from .tensor import Tensor, as_tensor, tensor
-from .creation import arange, empty, eye, from_numpy, full, ones, ones_like, rand, randn, zeros, zeros_like
-
-from . import check, nn  # noqa: E402  (after the core they build on)
-from .serialization import load_model, load_weights, save_model, save_weights  # noqa: E402
-from . import optim  # noqa: E402
 
 if TYPE_CHECKING:  # imported on first use (see __getattr__); named here for editors and type checkers
     from . import data, train, vision
@@ -37,13 +35,43 @@ _LAZY = ("data", "train", "vision")
 
 __all__ = [
     *_ops_all,
-    "Context", "Function", "enable_grad", "is_grad_enabled", "no_grad",
-    "default_generator", "manual_seed", "seed",
-    "Tensor", "as_tensor", "tensor",
-    "arange", "empty", "eye", "from_numpy", "full", "ones", "ones_like", "rand", "randn", "zeros", "zeros_like",
-    "bool_", "float32", "float64", "int32", "int64",
-    "load_model", "load_weights", "save_model", "save_weights",
-    "check", "nn", "optim", *_LAZY,
+    "Context",
+    "Function",
+    "enable_grad",
+    "is_grad_enabled",
+    "no_grad",
+    "default_generator",
+    "manual_seed",
+    "seed",
+    "Tensor",
+    "as_tensor",
+    "tensor",
+    "arange",
+    "empty",
+    "eye",
+    "from_numpy",
+    "full",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "zeros",
+    "zeros_like",
+    "bool_",
+    "float32",
+    "float64",
+    "int32",
+    "int64",
+    "load_model",
+    "load_weights",
+    "save_model",
+    "save_weights",
+    "check",
+    "nn",
+    "optim",
+    "data",
+    "train",
+    "vision",
 ]
 
 

@@ -12,7 +12,17 @@ from .random import default_generator
 from .tensor import Tensor
 
 __all__ = [
-    "arange", "empty", "eye", "from_numpy", "full", "ones", "ones_like", "rand", "randn", "zeros", "zeros_like",
+    "arange",
+    "empty",
+    "eye",
+    "from_numpy",
+    "full",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "zeros",
+    "zeros_like",
 ]
 
 

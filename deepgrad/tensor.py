@@ -72,6 +72,11 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    data: np.ndarray
+    grad: np.ndarray | None
+    requires_grad: bool
+    _ctx: Any  # the autograd.Context that made this tensor, None for a leaf
+    _retains_grad: bool
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -283,10 +288,10 @@ class Tensor:
         return _E.pow(other, self)
 
     def __matmul__(self, other) -> Tensor:
-        return _M.matmul(self, other)
+        return _matmul(self, other)
 
     def __rmatmul__(self, other) -> Tensor:
-        return _M.matmul(other, self)
+        return _matmul(other, self)
 
     def __neg__(self) -> Tensor:
         return _E.neg(self)
@@ -368,50 +373,85 @@ class Tensor:
         return _E.minimum(self, other)
 
     # ----- reductions: NumPy's axis/keepdims or PyTorch's dim/keepdim ---------------
-    def sum(self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
+    def sum(
+        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return _R.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def mean(self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-             keepdim: bool | None = None) -> Tensor:
+    def mean(
+        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return _R.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def max(self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
+    def max(
+        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         """The largest values (only the values, like ``amax``; see ``argmax`` for the indices)."""
         return _R.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def min(self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
+    def min(
+        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         """The smallest values (only the values, like ``amin``; see ``argmin`` for the indices)."""
         return _R.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def amax(self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-             keepdim: bool | None = None) -> Tensor:
+    def amax(
+        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return _R.amax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def amin(self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-             keepdim: bool | None = None) -> Tensor:
+    def amin(
+        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return _R.amin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def var(self, axis: Axis = None, keepdims: bool | None = None, ddof: builtins.float | None = None, *,
-            dim: Axis = None, keepdim: bool | None = None, correction: builtins.float | None = None) -> Tensor:
+    def var(
+        self,
+        axis: Axis = None,
+        keepdims: bool | None = None,
+        ddof: builtins.float | None = None,
+        *,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        correction: builtins.float | None = None,
+    ) -> Tensor:
         return _R.var(self, axis, keepdims, ddof, dim=dim, keepdim=keepdim, correction=correction)
 
-    def std(self, axis: Axis = None, keepdims: bool | None = None, ddof: builtins.float | None = None, *,
-            dim: Axis = None, keepdim: bool | None = None, correction: builtins.float | None = None) -> Tensor:
+    def std(
+        self,
+        axis: Axis = None,
+        keepdims: bool | None = None,
+        ddof: builtins.float | None = None,
+        *,
+        dim: Axis = None,
+        keepdim: bool | None = None,
+        correction: builtins.float | None = None,
+    ) -> Tensor:
         return _R.std(self, axis, keepdims, ddof, dim=dim, keepdim=keepdim, correction=correction)
 
-    def logsumexp(self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-                  keepdim: bool | None = None) -> Tensor:
+    def logsumexp(
+        self, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+    ) -> Tensor:
         return _R.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmax(self, axis: int | None = None, keepdims: bool | None = None, *, dim: int | None = None,
-               keepdim: bool | None = None) -> Tensor:
+    def argmax(
+        self,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         return _R.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmin(self, axis: int | None = None, keepdims: bool | None = None, *, dim: int | None = None,
-               keepdim: bool | None = None) -> Tensor:
+    def argmin(
+        self,
+        axis: int | None = None,
+        keepdims: bool | None = None,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor:
         return _R.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     # ----- shape ---------------------------------------------------------------------
@@ -429,8 +469,9 @@ class Tensor:
     def permute(self, *dims) -> Tensor:
         return _S.transpose(self, *dims)
 
-    def swapaxes(self, axis1: int | None = None, axis2: int | None = None, *, dim0: int | None = None,
-                 dim1: int | None = None) -> Tensor:
+    def swapaxes(
+        self, axis1: int | None = None, axis2: int | None = None, *, dim0: int | None = None, dim1: int | None = None
+    ) -> Tensor:
         return _S.swapaxes(self, axis1, axis2, dim0=dim0, dim1=dim1)
 
     def moveaxis(self, source: int, destination: int) -> Tensor:
@@ -469,7 +510,7 @@ class Tensor:
 
     # ----- linear algebra and activations ------------------------------------------
     def matmul(self, other) -> Tensor:
-        return _M.matmul(self, other)
+        return _matmul(self, other)
 
     def relu(self) -> Tensor:
         return _A.relu(self)
@@ -518,6 +559,6 @@ def as_tensor(x, dtype=None) -> Tensor:
 # The ops import Tensor from this module, so they are imported after it is defined.
 from .ops import activation as _A  # noqa: E402
 from .ops import elementwise as _E  # noqa: E402
-from .ops import matmul as _M  # noqa: E402
 from .ops import reduce as _R  # noqa: E402
 from .ops import shape as _S  # noqa: E402
+from .ops.matmul import matmul as _matmul  # noqa: E402  (the module name is shadowed by the function in ops)

@@ -3,6 +3,7 @@ names through one helper, Tensor methods as real methods, a clean ``dir(deepgrad
 
 import inspect
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -63,8 +64,12 @@ def test_import_deepgrad_is_enough():
     )
     got = json.loads(out)
     # data, train and vision (and SciPy, used only by exact GELU) load on first use, not at import
-    assert got["before_access"] == {"scipy": False, "deepgrad.data": False, "deepgrad.train": False,
-                                    "deepgrad.vision": False}
+    assert got["before_access"] == {
+        "scipy": False,
+        "deepgrad.data": False,
+        "deepgrad.train": False,
+        "deepgrad.vision": False,
+    }
     assert got["names"] == ["Linear", "relu", "Adam", "StepLR", "DataLoader", "Trainer"]
 
 
@@ -265,3 +270,52 @@ def test_torch_style_helpers():
     x = dg.randn(2, 3)
     assert x.dim() == 2 and x.numel() == 6
     assert dg.arange(3.0).dtype == np.float32 and dg.arange(3).dtype == np.int64
+
+
+def test_import_order_does_not_matter():
+    """The Tensor methods and the ops import each other lazily; any first import works."""
+    for first in (
+        "import deepgrad.tensor",
+        "import deepgrad.ops.matmul",
+        "from deepgrad.ops import reduce",
+        "import deepgrad.train",
+        "import deepgrad.nn.functional",
+    ):
+        out = _fresh(
+            f"{first}\nimport deepgrad as dg\nx = dg.randn(2, 3)\n"
+            "print((x @ x.T).shape, x.sum(dim=0).shape, x.relu().shape)"
+        )
+        assert out.split() == ["(2,", "2)", "(3,)", "(2,", "3)"], first
+
+
+@pytest.mark.slow
+def test_type_checker_sees_the_methods_and_submodules(tmp_path, monkeypatch):
+    pytest.importorskip("mypy")
+    from mypy import api
+
+    src = tmp_path / "use.py"
+    src.write_text(
+        "import deepgrad as dg\n"
+        "x = dg.randn(2, 3)\n"
+        "reveal_type(x.sum(dim=1))\n"
+        "reveal_type(x.split(3, dim=1))\n"
+        "reveal_type(dg.train.Trainer)\n"
+        "x.sum(dimm=1)\n"
+    )
+    root = pathlib.Path(dg.__file__).parent.parent
+    monkeypatch.setenv("MYPYPATH", str(root))  # this checkout, not another installed one
+    out, _, _ = api.run(
+        [
+            "--follow-imports=silent",
+            "--no-incremental",
+            "--config-file",
+            str(root / "pyproject.toml"),
+            "--python-executable",
+            sys.executable,
+            str(src),
+        ]
+    )
+    assert 'Revealed type is "deepgrad.tensor.Tensor"' in out
+    assert 'Revealed type is "list[deepgrad.tensor.Tensor]"' in out
+    assert "deepgrad.train.trainer.Trainer" in out
+    assert 'Unexpected keyword argument "dimm" for "sum" of "Tensor"' in out

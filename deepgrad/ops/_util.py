@@ -14,8 +14,9 @@ Axis = Union[int, "tuple[int, ...]", None]
 _T = TypeVar("_T")
 
 
-def one_of(op: str, numpy_name: str, numpy_value: _T | None, torch_name: str, torch_value: _T | None,
-           default: _T) -> _T:
+def one_of(
+    op: str, numpy_name: str, numpy_value: _T | None, torch_name: str, torch_value: _T | None, default: _T
+) -> _T:
     """The value of an argument that has a NumPy name and a PyTorch name.
 
     Every op spells its arguments both ways (``axis``/``dim``, ``keepdims``/``keepdim``,

@@ -2,6 +2,7 @@
 softmax, log_softmax. Each forward is written to be numerically stable for large
 inputs, and each backward reuses what the forward computed.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,6 +13,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import axis_arg, normalize_axis
 from .elementwise import _floating
+
 
 def _load_erf():
     """The error function for exact GELU: SciPy's when it is installed, else the standard

@@ -1,5 +1,6 @@
 """Inverted dropout (course 2): zero each unit with probability p during training and
 scale the survivors by 1/(1-p), so evaluation needs no rescaling."""
+
 from __future__ import annotations
 
 import numpy as np

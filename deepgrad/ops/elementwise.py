@@ -4,6 +4,7 @@ Each binary op accepts a Tensor or a plain number/array on either side and
 broadcasts like NumPy; the engine (``autograd.unbroadcast``) sums gradients back to
 each input's shape, so the backward rules below are written for same-shaped inputs.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,9 +21,7 @@ def _shape(x):
 def _promoted(a, b, floating: bool = False):
     """``a`` and ``b`` (ndarrays or Python scalars) in their common dtype, by PyTorch's
     promotion rules (``floating``: at least float32, for true division)."""
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and (
-        not floating or a.dtype.kind == "f"
-    ):
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and (not floating or a.dtype.kind == "f"):
         return a, b
     dt = result_type(a, b)
     if floating and dt.kind != "f":
@@ -36,9 +35,7 @@ def _binary(op_name, ufunc, a, b, floating: bool = False):
         return ufunc(a, b)
     except ValueError as e:
         if "broadcast" in str(e):
-            raise ValueError(
-                f"{op_name}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together"
-            ) from None
+            raise ValueError(f"{op_name}: shapes {_shape(a)} and {_shape(b)} cannot be broadcast together") from None
         raise
 
 

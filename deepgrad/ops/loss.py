@@ -5,6 +5,7 @@ Cross-entropy is one op with a hand-written backward: for logits z, target
 distribution q (one-hot, smoothed, or weighted) the gradient of
 -sum_c q_c log softmax(z)_c is softmax(z) * sum_c q_c - q.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -80,7 +81,9 @@ class CrossEntropy(Function):
         else:  # class probabilities
             t = _to_2d(target)
             if t.shape != z.shape:
-                raise ValueError(f"cross_entropy: probability target of shape {target.shape} must match input {logits.shape}")
+                raise ValueError(
+                    f"cross_entropy: probability target of shape {target.shape} must match input {logits.shape}"
+                )
             q = (1 - ls) * t + ls / c if ls else t
             if weight is not None:
                 q = q * weight[None, :]
@@ -177,7 +180,9 @@ class BCE(Function):
         if p.shape != t.shape:
             raise ValueError(f"binary_cross_entropy: input shape {p.shape} and target shape {t.shape} differ")
         if p.size and (p.min() < 0 or p.max() > 1):
-            raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1] (use binary_cross_entropy_with_logits for logits)")
+            raise ValueError(
+                "binary_cross_entropy: input must hold probabilities in [0, 1] (use binary_cross_entropy_with_logits for logits)"
+            )
         with np.errstate(divide="ignore"):
             logp = np.maximum(np.log(p), -100)
             log1mp = np.maximum(np.log1p(-p), -100)
@@ -207,8 +212,7 @@ def _check_ce_target(shape: tuple, t: np.ndarray) -> None:
     float class probabilities of the input's shape (N, C, d1, ...); else a clear error."""
     if t.dtype.kind not in "iuf":
         raise TypeError(
-            f"cross_entropy: target must be integer class indices or float class probabilities, "
-            f"got dtype {t.dtype}"
+            f"cross_entropy: target must be integer class indices or float class probabilities, got dtype {t.dtype}"
         )
     index_shape = (shape[0], *shape[2:])
     if t.dtype.kind in "iu":
@@ -270,7 +274,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     t = _data(target).astype(input.dtype, copy=False)
     if t.shape != input.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: target shape {t.shape} must match input shape {input.shape}")
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: target shape {t.shape} must match input shape {input.shape}"
+        )
     w, pw = _data(weight), _data(pos_weight)
     return BCEWithLogits.apply(input, t, w, pw, reduction)
 

@@ -5,6 +5,7 @@ For C = A @ B the gradients are dA = dC @ B^T and dB = A^T @ dC; the 1-D cases a
 promoted to matrices first (a vector on the left is a row, on the right a column)
 and the added dimension is removed again from the gradient.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,9 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         if np.ndim(a) == 0 or np.ndim(b) == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {np.shape(a)} and {np.shape(b)}")
+            raise ValueError(
+                f"matmul: both operands need at least 1 dimension, got shapes {np.shape(a)} and {np.shape(b)}"
+            )
         if a.dtype != b.dtype:  # PyTorch's promotion: int64 @ float32 is float32
             dt = result_type(a, b)
             a, b = cast_operand(a, dt), cast_operand(b, dt)

@@ -3,6 +3,7 @@
 The backward of a reduction broadcasts the output gradient back over the reduced
 axes; ``_expand`` puts the reduced axes back (as size 1) so NumPy broadcasting can.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -117,61 +118,84 @@ class LogSumExp(Function):
 # ``correction`` as another name for ``ddof``.
 
 
-def sum(a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-        keepdim: bool | None = None) -> Tensor:  # noqa: A001 - NumPy's name
+def sum(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:  # noqa: A001 - NumPy's name
     axes = normalize_axes(axis_arg("sum", axis, dim), a.ndim, "sum")
     return Sum.apply(a, axes, keepdims_arg("sum", keepdims, keepdim))
 
 
-def mean(a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-         keepdim: bool | None = None) -> Tensor:
+def mean(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     """The mean; integer and boolean tensors are averaged in float32."""
     axes = normalize_axes(axis_arg("mean", axis, dim), a.ndim, "mean")
     return Mean.apply(_floating(a), axes, keepdims_arg("mean", keepdims, keepdim))
 
 
-def max(a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-        keepdim: bool | None = None) -> Tensor:  # noqa: A001 - NumPy's name
+def max(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:  # noqa: A001 - NumPy's name
     axes = normalize_axes(axis_arg("max", axis, dim), a.ndim, "max")
     return Amax.apply(a, axes, keepdims_arg("max", keepdims, keepdim), True)
 
 
-def min(a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-        keepdim: bool | None = None) -> Tensor:  # noqa: A001 - NumPy's name
+def min(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:  # noqa: A001 - NumPy's name
     axes = normalize_axes(axis_arg("min", axis, dim), a.ndim, "min")
     return Amax.apply(a, axes, keepdims_arg("min", keepdims, keepdim), False)
 
 
-def amax(a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-         keepdim: bool | None = None) -> Tensor:
+def amax(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     axes = normalize_axes(axis_arg("amax", axis, dim), a.ndim, "amax")
     return Amax.apply(a, axes, keepdims_arg("amax", keepdims, keepdim), True)
 
 
-def amin(a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-         keepdim: bool | None = None) -> Tensor:
+def amin(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     axes = normalize_axes(axis_arg("amin", axis, dim), a.ndim, "amin")
     return Amax.apply(a, axes, keepdims_arg("amin", keepdims, keepdim), False)
 
 
-def var(a: Tensor, axis: Axis = None, keepdims: bool | None = None, ddof: float | None = None, *,
-        dim: Axis = None, keepdim: bool | None = None, correction: float | None = None) -> Tensor:
+def var(
+    a: Tensor,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+    ddof: float | None = None,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+    correction: float | None = None,
+) -> Tensor:
     """Variance with ``ddof`` (``correction``): 0 by default as in NumPy; 1 is the unbiased estimate."""
     axes = normalize_axes(axis_arg("var", axis, dim), a.ndim, "var")
     d = one_of("var", "ddof", ddof, "correction", correction, 0)
     return Var.apply(_floating(a), axes, keepdims_arg("var", keepdims, keepdim), d)
 
 
-def std(a: Tensor, axis: Axis = None, keepdims: bool | None = None, ddof: float | None = None, *,
-        dim: Axis = None, keepdim: bool | None = None, correction: float | None = None) -> Tensor:
+def std(
+    a: Tensor,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+    ddof: float | None = None,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+    correction: float | None = None,
+) -> Tensor:
     """Standard deviation, the square root of :func:`var` (same arguments)."""
     axes = normalize_axes(axis_arg("std", axis, dim), a.ndim, "std")
     d = one_of("std", "ddof", ddof, "correction", correction, 0)
     return sqrt(Var.apply(_floating(a), axes, keepdims_arg("std", keepdims, keepdim), d))
 
 
-def logsumexp(a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None,
-              keepdim: bool | None = None) -> Tensor:
+def logsumexp(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
     axes = normalize_axes(axis_arg("logsumexp", axis, dim), a.ndim, "logsumexp")
     return LogSumExp.apply(_floating(a), axes, keepdims_arg("logsumexp", keepdims, keepdim))
 
@@ -186,13 +210,25 @@ def _arg(op: str, f, a: Tensor, axis, dim, keepdims, keepdim) -> Tensor:
     return Tensor._wrap(np.asarray(f(a.data, axis=ax, keepdims=keepdims_arg(op, keepdims, keepdim))))
 
 
-def argmax(a: Tensor, axis: int | None = None, keepdims: bool | None = None, *, dim: int | None = None,
-           keepdim: bool | None = None) -> Tensor:
+def argmax(
+    a: Tensor,
+    axis: int | None = None,
+    keepdims: bool | None = None,
+    *,
+    dim: int | None = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """Index of the largest value (of the flattened tensor when no axis is given)."""
     return _arg("argmax", np.argmax, a, axis, dim, keepdims, keepdim)
 
 
-def argmin(a: Tensor, axis: int | None = None, keepdims: bool | None = None, *, dim: int | None = None,
-           keepdim: bool | None = None) -> Tensor:
+def argmin(
+    a: Tensor,
+    axis: int | None = None,
+    keepdims: bool | None = None,
+    *,
+    dim: int | None = None,
+    keepdim: bool | None = None,
+) -> Tensor:
     """Index of the smallest value (of the flattened tensor when no axis is given)."""
     return _arg("argmin", np.argmin, a, axis, dim, keepdims, keepdim)

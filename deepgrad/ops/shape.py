@@ -3,6 +3,7 @@ stack, split, pad and indexing. Their backward moves the gradient back into the
 input's layout; only indexing with integer arrays needs a scatter-add (repeated
 indices accumulate).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,9 @@ class Reshape(Function):
         try:
             return a.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} (size {a.size}) into {shape}") from None
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {a.shape} (size {a.size}) into {shape}"
+            ) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -164,22 +167,23 @@ view = reshape
 
 def transpose(a: Tensor, *axes) -> Tensor:
     """Permute the axes (NumPy's ``transpose``; all axes reversed when none are given)."""
-    axes = _shape_arg(axes) if axes else None
-    if axes is not None:
-        if len(axes) != a.ndim or sorted(x % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
-            raise ValueError(
-                f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of shape {a.shape} "
-                f"(NumPy's transpose; to swap two axes as torch's transpose(dim0, dim1) does, use swapaxes)"
-            )
-        axes = tuple(x % a.ndim for x in axes)
-    return Transpose.apply(a, axes)
+    if not axes:
+        return Transpose.apply(a, None)
+    perm = _shape_arg(axes)
+    if len(perm) != a.ndim or sorted(x % max(a.ndim, 1) for x in perm) != list(range(a.ndim)):
+        raise ValueError(
+            f"transpose: axes {perm} are not a permutation of the {a.ndim} axes of shape {a.shape} "
+            f"(NumPy's transpose; to swap two axes as torch's transpose(dim0, dim1) does, use swapaxes)"
+        )
+    return Transpose.apply(a, tuple(x % a.ndim for x in perm))
 
 
 permute = transpose  # PyTorch's name
 
 
-def swapaxes(a: Tensor, axis1: int | None = None, axis2: int | None = None, *, dim0: int | None = None,
-             dim1: int | None = None) -> Tensor:
+def swapaxes(
+    a: Tensor, axis1: int | None = None, axis2: int | None = None, *, dim0: int | None = None, dim1: int | None = None
+) -> Tensor:
     """Swap two axes (``axis1``/``axis2``, or PyTorch's ``dim0``/``dim1``)."""
     i = one_of("swapaxes", "axis1", axis1, "dim0", dim0, None)
     j = one_of("swapaxes", "axis2", axis2, "dim1", dim1, None)
@@ -211,14 +215,16 @@ def broadcast_to(a: Tensor, shape) -> Tensor:
 
 def expand(a: Tensor, *shape) -> Tensor:
     """PyTorch's ``expand``: like broadcast_to, where -1 keeps a dimension."""
-    shape = list(_shape_arg(shape))
-    off = len(shape) - a.ndim
-    for i, s in enumerate(shape):
+    target = list(_shape_arg(shape))
+    off = len(target) - a.ndim
+    for i, s in enumerate(target):
         if s == -1:
             if i < off:
-                raise ValueError(f"expand: -1 is not allowed for a new leading dimension (shape {a.shape} to {tuple(shape)})")
-            shape[i] = a.shape[i - off]
-    return broadcast_to(a, tuple(shape))
+                raise ValueError(
+                    f"expand: -1 is not allowed for a new leading dimension (shape {a.shape} to {tuple(target)})"
+                )
+            target[i] = a.shape[i - off]
+    return broadcast_to(a, tuple(target))
 
 
 def squeeze(a: Tensor, axis: Axis = None, *, dim: Axis = None) -> Tensor:

@@ -71,7 +71,9 @@ def test_ragged_nested_lists_name_the_row(data, where):
     assert e.match(where)
 
 
-@pytest.mark.parametrize("data,cause", [(["a", "b"], "strings"), ([1, None], "not numbers"), ([[1, 2], ["x", 3]], "strings")])
+@pytest.mark.parametrize(
+    "data,cause", [(["a", "b"], "strings"), ([1, None], "not numbers"), ([[1, 2], ["x", 3]], "strings")]
+)
 def test_non_numeric_data_is_a_type_error(data, cause):
     with pytest.raises(TypeError, match=cause):
         dg.tensor(data)
@@ -85,14 +87,39 @@ def test_even_nesting_still_works():
 
 CE_TARGETS = [
     # (logits shape, target, error type, pattern naming the cause)
-    ((4, 3), np.zeros((4, 1), np.int64), ValueError, r"class indices .* must have shape \(4,\) .* got shape \(4, 1\) \(rank 2, expected 1\).*squeeze"),
-    ((4, 3), np.zeros((2, 2), np.int64), ValueError, r"must have shape \(4,\) for input of shape \(4, 3\), got shape \(2, 2\)"),
+    (
+        (4, 3),
+        np.zeros((4, 1), np.int64),
+        ValueError,
+        r"class indices .* must have shape \(4,\) .* got shape \(4, 1\) \(rank 2, expected 1\).*squeeze",
+    ),
+    (
+        (4, 3),
+        np.zeros((2, 2), np.int64),
+        ValueError,
+        r"must have shape \(4,\) for input of shape \(4, 3\), got shape \(2, 2\)",
+    ),
     ((4, 3), np.zeros((), np.int64), ValueError, r"must have shape \(4,\).*rank 0"),
     ((4, 3, 5), np.zeros((4,), np.int64), ValueError, r"must have shape \(4, 5\) for input of shape \(4, 3, 5\)"),
     ((4, 3), np.eye(3, dtype=np.int64)[[0, 1, 2, 0]], ValueError, r"one-hot target must be float"),
-    ((4, 3), np.zeros(4, np.float32), ValueError, r"float target .* class probabilities .* shape \(4, 3\).*integer target"),
-    ((4, 3), np.zeros((4, 2), np.float32), ValueError, r"class probabilities and must have the input's shape \(4, 3\), got shape \(4, 2\)"),
-    ((4, 3), np.zeros(4, bool), TypeError, r"target must be integer class indices or float class probabilities, got dtype bool"),
+    (
+        (4, 3),
+        np.zeros(4, np.float32),
+        ValueError,
+        r"float target .* class probabilities .* shape \(4, 3\).*integer target",
+    ),
+    (
+        (4, 3),
+        np.zeros((4, 2), np.float32),
+        ValueError,
+        r"class probabilities and must have the input's shape \(4, 3\), got shape \(4, 2\)",
+    ),
+    (
+        (4, 3),
+        np.zeros(4, bool),
+        TypeError,
+        r"target must be integer class indices or float class probabilities, got dtype bool",
+    ),
     ((4, 3), np.array(["a", "b", "c", "d"]), TypeError, r"got dtype <U1"),
 ]
 

@@ -85,8 +85,12 @@ def test_result_dtype(op, left, right, expected):
     assert out.dtype == np.dtype(expected)
     # the values are those of the computation in the result dtype
     ref = OPS[op][0](
-        *(dg.from_numpy(np.asarray(TENSORS[n][0] if n in TENSORS else SCALARS[n]).astype(expected)) if n in TENSORS
-          else SCALARS[n] for n in (left, right))
+        *(
+            dg.from_numpy(np.asarray(TENSORS[n][0] if n in TENSORS else SCALARS[n]).astype(expected))
+            if n in TENSORS
+            else SCALARS[n]
+            for n in (left, right)
+        )
     )
     np.testing.assert_allclose(out.data, ref.data, rtol=1e-6)
 
@@ -100,8 +104,9 @@ def test_result_dtype_is_torchs(op, left, right, expected):
     torch_fn = OPS[op][1]
     got = torch_fn(_torch(left), _torch(right)).dtype
     assert str(got) == f"torch.{expected}"
-    np.testing.assert_allclose(OPS[op][0](_dg(left), _dg(right)).data, torch_fn(_torch(left), _torch(right)).numpy(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        OPS[op][0](_dg(left), _dg(right)).data, torch_fn(_torch(left), _torch(right)).numpy(), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("fn", [dg.exp, dg.log, dg.sqrt, dg.sigmoid, dg.tanh, lambda t: dg.softmax(t, dim=0)])
