@@ -36,11 +36,15 @@ def one_of(
 
 def axis_arg(op: str, axis: Any, dim: Any, default: Any = None) -> Any:
     """``axis`` (NumPy) or ``dim`` (PyTorch); see :func:`one_of`."""
+    if dim is None:  # the common case, without a further call
+        return default if axis is None else axis
     return one_of(op, "axis", axis, "dim", dim, default)
 
 
 def keepdims_arg(op: str, keepdims: bool | None, keepdim: bool | None) -> bool:
     """``keepdims`` (NumPy) or ``keepdim`` (PyTorch), False when neither is given; see :func:`one_of`."""
+    if keepdim is None:
+        return bool(keepdims)
     return bool(one_of(op, "keepdims", keepdims, "keepdim", keepdim, False))
 
 

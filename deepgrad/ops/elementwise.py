@@ -18,10 +18,28 @@ def _shape(x):
     return np.shape(x)
 
 
+def _keeps_dtype(arr: np.ndarray, other, floating: bool) -> bool:
+    """Whether ``arr`` op ``other`` already computes in ``arr``'s dtype (the common cases, decided
+    without the general promotion: same dtypes, or a float array with a Python number)."""
+    kind = arr.dtype.kind
+    t = type(other)
+    if t is np.ndarray:
+        return arr.dtype == other.dtype and (kind == "f" or not floating)
+    if t is float:
+        return kind == "f"
+    if t is int:
+        return kind == "f" or (kind in "iu" and not floating)
+    return False
+
+
 def _promoted(a, b, floating: bool = False):
     """``a`` and ``b`` (ndarrays or Python scalars) in their common dtype, by PyTorch's
     promotion rules (``floating``: at least float32, for true division)."""
-    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and (not floating or a.dtype.kind == "f"):
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and not floating:
+        return a, b  # the common case first, without further calls
+    if (type(a) is np.ndarray and _keeps_dtype(a, b, floating)) or (
+        type(b) is np.ndarray and type(a) is not np.ndarray and _keeps_dtype(b, a, floating)
+    ):
         return a, b
     dt = result_type(a, b)
     if floating and dt.kind != "f":
@@ -29,8 +47,8 @@ def _promoted(a, b, floating: bool = False):
     return cast_operand(a, dt), cast_operand(b, dt)
 
 
-def _binary(op_name, ufunc, a, b, floating: bool = False):
-    a, b = _promoted(a, b, floating)
+def _binary(op_name, ufunc, a, b):
+    """``ufunc(a, b)`` on operands already promoted, with a broadcasting error that names the op."""
     try:
         return ufunc(a, b)
     except ValueError as e:
@@ -42,7 +60,7 @@ def _binary(op_name, ufunc, a, b, floating: bool = False):
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return _binary("add", np.add, a, b)
+        return _binary("add", np.add, *_promoted(a, b))
 
     @staticmethod
     def backward(ctx, grad):
@@ -52,7 +70,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return _binary("sub", np.subtract, a, b)
+        return _binary("sub", np.subtract, *_promoted(a, b))
 
     @staticmethod
     def backward(ctx, grad):
@@ -244,30 +262,36 @@ class Cast(Function):
 
 # ----- public functions --------------------------------------------------------------
 def _operand(x):
-    return x if isinstance(x, Tensor) else as_operand(x)
+    t = type(x)
+    if t is float or t is int or isinstance(x, Tensor):
+        return x
+    return as_operand(x)
+
+
+# The binary ops below skip _operand for plain Tensors (the hot path of every model).
 
 
 def _floating(a: Tensor) -> Tensor:
     """An integer or boolean tensor as float32 (exp, log and sqrt of integers are float32, as in PyTorch)."""
     if not isinstance(a, Tensor):
         a = Tensor(a)
-    return a if a.dtype.kind == "f" else Tensor._wrap(a.data.astype(np.float32))
+    return a if a.data.dtype.kind == "f" else Tensor._wrap(a.data.astype(np.float32))
 
 
 def add(a, b) -> Tensor:
     """``a + b`` with broadcasting and PyTorch's type promotion."""
-    return Add.apply(_operand(a), _operand(b))
+    return Add.apply(a if type(a) is Tensor else _operand(a), b if type(b) is Tensor else _operand(b))
 
 
 def sub(a, b) -> Tensor:
-    return Sub.apply(_operand(a), _operand(b))
+    return Sub.apply(a if type(a) is Tensor else _operand(a), b if type(b) is Tensor else _operand(b))
 
 
 subtract = sub
 
 
 def mul(a, b) -> Tensor:
-    return Mul.apply(_operand(a), _operand(b))
+    return Mul.apply(a if type(a) is Tensor else _operand(a), b if type(b) is Tensor else _operand(b))
 
 
 multiply = mul
@@ -275,14 +299,14 @@ multiply = mul
 
 def div(a, b) -> Tensor:
     """True division; integer inputs give float32 (as in PyTorch)."""
-    return Div.apply(_operand(a), _operand(b))
+    return Div.apply(a if type(a) is Tensor else _operand(a), b if type(b) is Tensor else _operand(b))
 
 
 divide = true_divide = div
 
 
 def pow(a, b) -> Tensor:  # noqa: A001 - NumPy's name
-    return Pow.apply(_operand(a), _operand(b))
+    return Pow.apply(a if type(a) is Tensor else _operand(a), b if type(b) is Tensor else _operand(b))
 
 
 power = pow
