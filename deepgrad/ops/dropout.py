@@ -7,6 +7,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..random import default_generator
+from ..tensor import Tensor
 
 
 class Dropout(Function):
@@ -24,7 +25,10 @@ class Dropout(Function):
         return grad * ctx.mask, None, None
 
 
-def dropout(input, p=0.5, training=True, generator=None):
+def dropout(
+    input: Tensor, p: float = 0.5, training: bool = True, generator: np.random.Generator | None = None
+) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1-p)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
     if not training or p == 0.0:

@@ -237,7 +237,9 @@ def _check_ce_target(shape: tuple, t: np.ndarray) -> None:
         )
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(
+    input: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
     """Cross-entropy of logits ``input`` (N, C) or (N, C, d1, ...) against class indices
     (N,) / (N, d1, ...) or class probabilities shaped like ``input`` (PyTorch's semantics)."""
     _check_reduction(reduction, "cross_entropy")
@@ -255,7 +257,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return CrossEntropy.apply(input, t, w, ignore_index, reduction, float(label_smoothing))
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     _check_reduction(reduction, "nll_loss")
     t = _data(target)
     if t.dtype.kind not in "iu":
@@ -270,7 +272,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     return NLLLoss.apply(input, t, None if w is None else w.astype(input.dtype), ignore_index, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input: Tensor, target, weight=None, reduction: str = "mean", pos_weight=None
+) -> Tensor:
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     t = _data(target).astype(input.dtype, copy=False)
     if t.shape != input.shape:
@@ -281,13 +285,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     return BCEWithLogits.apply(input, t, w, pw, reduction)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     _check_reduction(reduction, "binary_cross_entropy")
     t = _data(target).astype(input.dtype, copy=False)
     return BCE.apply(input, t, _data(weight), reduction)
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     _check_reduction(reduction, "mse_loss")
     if isinstance(target, Tensor) and target.shape != input.shape:
         raise ValueError(f"mse_loss: input shape {input.shape} and target shape {target.shape} differ")
