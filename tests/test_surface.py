@@ -145,6 +145,31 @@ def test_reduction_dim_means_what_torch_means(op, shape, seed, data):
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
+AXIS_OPS = {
+    # name: (axis form, dim form), both given a tensor and one axis
+    "softmax": (lambda t, a: dg.softmax(t, axis=a), lambda t, a: t.softmax(dim=a)),
+    "log_softmax": (lambda t, a: dg.log_softmax(t, axis=a), lambda t, a: F.log_softmax(t, dim=a)),
+    "cat": (lambda t, a: dg.concatenate([t, t * 2], axis=a), lambda t, a: dg.cat([t, t * 2], dim=a)),
+    "stack": (lambda t, a: dg.stack([t, t * 2], axis=a), lambda t, a: dg.stack([t, t * 2], dim=a)),
+    "unsqueeze": (lambda t, a: dg.expand_dims(t, axis=a) * 3, lambda t, a: t.unsqueeze(dim=a) * 3),
+    "split": (lambda t, a: dg.split(t, 1, axis=a)[0], lambda t, a: t.split(1, dim=a)[0]),
+    "swapaxes": (lambda t, a: dg.swapaxes(t, a, 0), lambda t, a: t.swapaxes(dim0=a, dim1=0)),
+}
+
+
+@pytest.mark.parametrize("op", sorted(AXIS_OPS))
+@given(shape=nonscalar_shapes, seed=seeds, data=st.data())
+def test_axis_ops_dim_equals_axis_values_and_gradients(op, shape, seed, data):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    x0 = array(shape, seed)
+    axis_form, dim_form = AXIS_OPS[op]
+    ref, gref = _value_and_grad(lambda t: axis_form(t, axis), x0)
+    out, g = _value_and_grad(lambda t: dim_form(t, axis), x0)
+    assert out.shape == ref.shape
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(g, gref)
+
+
 def _x(*shape):
     return dg.tensor(np.arange(np.prod(shape), dtype=np.float64).reshape(shape) * 0.37 % 1.3, requires_grad=True)
 

@@ -6,7 +6,6 @@ accepts ``dim`` (and NumPy's ``axis``).
 from __future__ import annotations
 
 from .. import ops
-from ..tensor import Tensor
 from ..ops import (  # noqa: F401  (re-exported unchanged)
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -23,6 +22,7 @@ from ..ops import (  # noqa: F401  (re-exported unchanged)
     softplus,
     tanh,
 )
+from ..tensor import Tensor
 
 
 def softmax(input: Tensor, dim: int | None = None, axis: int | None = None) -> Tensor:
