@@ -23,7 +23,7 @@ def _load_erf():
         from scipy.special import erf
     except ImportError:  # pragma: no cover - depends on the environment
         scalar = np.frompyfunc(math.erf, 1, 1)
-        return lambda v: scalar(v).astype(v.dtype)
+        return lambda v: np.asarray(scalar(v)).astype(v.dtype)
     return erf
 
 
