@@ -4,6 +4,8 @@ and a 0-d tensor only wins over higher-dimensional ones of a lower category."""
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import deepgrad as dg
 
@@ -155,3 +157,41 @@ def test_numpy_scalar_on_the_left():
     assert (np.float64(2.0) * dg.tensor([1.0, 2.0])).dtype == np.float32
     assert (np.float64(2.0) - dg.tensor([1, 2])).dtype == np.float32
     assert (np.ones(2) + dg.tensor([1.0, 2.0])).dtype == np.float64  # an ndarray is a tensor with its dtype
+
+
+DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+
+
+@st.composite
+def operand(draw, allow_scalar=True):
+    """("tensor", dtype), ("0-d", dtype) or ("scalar", python value)."""
+    kind = draw(st.sampled_from(["tensor", "0-d", "scalar"] if allow_scalar else ["tensor", "0-d"]))
+    if kind == "scalar":
+        return kind, draw(st.sampled_from([True, 1, 2.0]))
+    return kind, draw(st.sampled_from(DTYPES))
+
+
+def _build(op, lib):
+    kind, v = op
+    if kind == "scalar":
+        return v
+    shape = (2,) if kind == "tensor" else ()
+    arr = np.ones(shape, dtype=v)
+    return dg.from_numpy(arr) if lib == "dg" else torch.from_numpy(arr)
+
+
+@pytest.mark.skipif(torch is None, reason="torch not installed")
+@given(
+    a=operand(), b=operand(allow_scalar=False), swap=st.booleans(), op=st.sampled_from(["add", "mul", "div", "maximum"])
+)
+def test_promotion_matches_torch_for_any_pair(a, b, swap, op):
+    left, right = (b, a) if swap else (a, b)
+    if op == "maximum" and "scalar" in (left[0], right[0]):
+        return  # torch.maximum takes tensors only
+    f_dg = {"add": lambda x, y: x + y, "mul": lambda x, y: x * y, "div": lambda x, y: x / y, "maximum": dg.maximum}[op]
+    f_t = {"add": lambda x, y: x + y, "mul": lambda x, y: x * y, "div": lambda x, y: x / y, "maximum": torch.maximum}[
+        op
+    ]
+    got = f_dg(_build(left, "dg"), _build(right, "dg")).dtype
+    want = f_t(_build(left, "t"), _build(right, "t")).dtype
+    assert str(want) == f"torch.{got}", (left, right, op)
