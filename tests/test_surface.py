@@ -84,6 +84,21 @@ def test_dir_lists_the_api_and_nothing_else():
         assert getattr(dg, name) is not None, name
 
 
+def test_all_lists_every_public_name():
+    """A name imported into deepgrad/__init__.py is public only once it is in __all__ (and so in dir())."""
+    import types
+
+    internal_modules = {"autograd", "ops", "random", "tensor", "creation", "serialization"}
+    public = {
+        n
+        for n, v in vars(dg).items()
+        if not n.startswith("_")
+        and n != "TYPE_CHECKING"
+        and not (isinstance(v, types.ModuleType) and n in internal_modules)
+    }
+    assert public - set(dg.__all__) == set(), "add these to deepgrad.__all__"
+
+
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         dg.nope  # noqa: B018
