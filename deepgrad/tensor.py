@@ -235,9 +235,22 @@ class Tensor:
         """A copy in ``dtype`` (differentiable between float dtypes)."""
         return _E.cast(self, dtype)
 
-    def to(self, dtype) -> Tensor:
-        """``astype`` under PyTorch's name (dtypes only: there is one device)."""
-        return _E.cast(self, dtype)
+    def to(self, *args, dtype=None, device: str | None = None) -> Tensor:
+        """PyTorch's ``to``: ``x.to(dg.float64)``, ``x.to("cpu")``, ``x.to("cpu", dg.float32)``.
+
+        A dtype converts as :meth:`astype` does; the device ``"cpu"`` is accepted and changes
+        nothing (deepgrad runs on the CPU), any other device is an error.
+        """
+        for a in args:
+            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda", "mps", "xpu", "meta"):
+                device = a
+            elif dtype is None:
+                dtype = a
+            else:
+                raise TypeError(f"to: got more than one dtype ({dtype!r} and {a!r})")
+        if device is not None and str(device).split(":")[0] != "cpu":
+            raise ValueError(f"to: deepgrad runs on the CPU only; device {device!r} is not available")
+        return self if dtype is None else _E.cast(self, dtype)
 
     def float(self) -> Tensor:
         return _E.cast(self, np.float32)

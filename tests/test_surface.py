@@ -354,3 +354,15 @@ def test_type_checker_sees_the_methods_and_submodules(tmp_path, monkeypatch):
     assert 'Revealed type is "list[deepgrad.tensor.Tensor]"' in out
     assert "deepgrad.train.trainer.Trainer" in out
     assert 'Unexpected keyword argument "dimm" for "sum" of "Tensor"' in out
+
+
+def test_to_accepts_a_dtype_and_the_cpu_device():
+    x = dg.randn(2, 3)
+    assert x.to(dg.float64).dtype == np.float64
+    assert x.to("cpu") is x
+    assert x.to("cpu", dg.float64).dtype == np.float64
+    assert x.to(device="cpu", dtype=np.float64).dtype == np.float64
+    with pytest.raises(ValueError, match="CPU only; device 'cuda' is not available"):
+        x.to("cuda")
+    with pytest.raises(TypeError, match="more than one dtype"):
+        x.to(np.float32, np.float64)
