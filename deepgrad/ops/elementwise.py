@@ -11,7 +11,8 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import as_operand, cast_operand, one_of, result_type
+from ._util import one_of
+from .promotion import as_operand, cast_operand, result_type
 
 
 def _shape(x):

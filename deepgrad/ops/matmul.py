@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
-from ._util import as_operand, cast_operand, result_type
+from .promotion import as_operand, cast_operand, result_type
 
 
 def _matmul_error(a, b):
