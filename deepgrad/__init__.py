@@ -6,80 +6,83 @@
 >>> y.backward()
 >>> x.grad
 array([2., 4., 6.], dtype=float32)
+
+``import deepgrad as dg`` is enough, as ``import torch`` is: ``dg.nn``,
+``dg.nn.functional``, ``dg.optim`` (with ``dg.optim.lr_scheduler``), ``dg.data``,
+``dg.train`` and ``dg.vision`` are attributes of the package (``data``, ``train`` and
+``vision`` are imported on first use, which keeps ``import deepgrad`` fast).
 """
-from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from . import _methods  # noqa: F401  (installs Tensor operators and methods)
+from numpy import bool_, float32, float64, int32, int64
+
+from . import check, nn, optim
 from .autograd import Context, Function, enable_grad, is_grad_enabled, no_grad
-from .ops import *  # noqa: F401,F403
+from .creation import arange, empty, eye, from_numpy, full, ones, ones_like, rand, randn, zeros, zeros_like
+from .ops import *  # noqa: F403
+from .ops import __all__ as _ops_all
 from .random import default_generator, manual_seed, seed
+from .serialization import load_model, load_weights, save_model, save_weights
 from .tensor import Tensor, as_tensor, tensor
 
-from . import check, nn  # noqa: E402,F401  (after the core they build on)
-from .serialization import load_model, load_weights, save_model, save_weights  # noqa: E402,F401
+if TYPE_CHECKING:  # imported on first use (see __getattr__); named here for editors and type checkers
+    from . import data, train, vision
 
 __version__ = "0.1.0"
 
-float32 = np.float32
-float64 = np.float64
-int64 = np.int64
-int32 = np.int32
-bool_ = np.bool_
+_LAZY = ("data", "train", "vision")
+
+__all__ = [
+    *_ops_all,
+    "Context",
+    "Function",
+    "enable_grad",
+    "is_grad_enabled",
+    "no_grad",
+    "default_generator",
+    "manual_seed",
+    "seed",
+    "Tensor",
+    "as_tensor",
+    "tensor",
+    "arange",
+    "empty",
+    "eye",
+    "from_numpy",
+    "full",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "zeros",
+    "zeros_like",
+    "bool_",
+    "float32",
+    "float64",
+    "int32",
+    "int64",
+    "load_model",
+    "load_weights",
+    "save_model",
+    "save_weights",
+    "check",
+    "nn",
+    "optim",
+    "data",
+    "train",
+    "vision",
+]
 
 
-def _shape(shape) -> tuple:
-    """``f(2, 3)`` and ``f((2, 3))`` alike: the shape as a tuple."""
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+def __getattr__(name: str):
+    """Import ``deepgrad.data``, ``deepgrad.train`` and ``deepgrad.vision`` on first access."""
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'deepgrad' has no attribute {name!r}")
 
 
-def _factory(fn):
-    def make(*shape, dtype=np.float32, requires_grad=False):
-        return Tensor(fn(_shape(shape), dtype), requires_grad=requires_grad)
-
-    return make
-
-
-zeros = _factory(lambda s, d: np.zeros(s, d))
-ones = _factory(lambda s, d: np.ones(s, d))
-empty = zeros
-
-
-def randn(*shape, dtype=np.float32, requires_grad=False, generator=None):
-    """Standard-normal samples from the library generator (see ``deepgrad.manual_seed``)."""
-    shape = _shape(shape)
-    g = generator or default_generator()
-    return Tensor(g.standard_normal(shape, dtype=np.dtype(dtype)), requires_grad=requires_grad)
-
-
-def rand(*shape, dtype=np.float32, requires_grad=False, generator=None):
-    shape = _shape(shape)
-    g = generator or default_generator()
-    return Tensor(g.random(shape, dtype=np.dtype(dtype)), requires_grad=requires_grad)
-
-
-def full(shape, fill_value, dtype=np.float32, requires_grad=False):
-    return Tensor(np.full(shape, fill_value, dtype), requires_grad=requires_grad)
-
-
-def zeros_like(t, dtype=None, requires_grad=False):
-    return Tensor(np.zeros_like(t.data, dtype=dtype), requires_grad=requires_grad)
-
-
-def ones_like(t, dtype=None, requires_grad=False):
-    return Tensor(np.ones_like(t.data, dtype=dtype), requires_grad=requires_grad)
-
-
-def arange(*args, dtype=None):
-    arr = np.arange(*args)
-    return Tensor(arr if dtype is None else arr.astype(dtype), dtype=None if dtype is None else dtype)
-
-
-def eye(n, m=None, dtype=np.float32):
-    return Tensor(np.eye(n, m, dtype=dtype))
-
-
-def from_numpy(arr: np.ndarray) -> Tensor:
-    """Wrap an ndarray without copying (keeps its dtype)."""
-    return Tensor._wrap(np.asarray(arr))
+def __dir__() -> list:
+    return sorted({*__all__, "__version__"})

@@ -22,34 +22,30 @@ from ..ops import (  # noqa: F401  (re-exported unchanged)
     softplus,
     tanh,
 )
+from ..tensor import Tensor
 
 
-def _dim(dim, axis, default=-1):
-    if dim is not None and axis is not None and dim != axis:
-        raise ValueError("give dim or axis, not both")
-    return dim if dim is not None else (axis if axis is not None else default)
+def softmax(input: Tensor, dim: int | None = None, axis: int | None = None) -> Tensor:
+    """Softmax along ``dim`` (or NumPy's ``axis``), default the last."""
+    return ops.softmax(input, axis, dim=dim)
 
 
-def softmax(input, dim=None, axis=None):
-    return ops.softmax(input, _dim(dim, axis))
+def log_softmax(input: Tensor, dim: int | None = None, axis: int | None = None) -> Tensor:
+    """Log-softmax along ``dim`` (or NumPy's ``axis``), default the last."""
+    return ops.log_softmax(input, axis, dim=dim)
 
 
-def log_softmax(input, dim=None, axis=None):
-    return ops.log_softmax(input, _dim(dim, axis))
-
-
-def logsigmoid(input):
+def logsigmoid(input: Tensor) -> Tensor:
     return -ops.softplus(-input)
 
 
-def silu(input):
+def silu(input: Tensor) -> Tensor:
     return input * ops.sigmoid(input)
 
 
-def one_hot(tensor, num_classes=-1):
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """Integer class indices -> int64 one-hot rows (``num_classes`` -1: the largest index + 1)."""
     import numpy as np
-
-    from ..tensor import Tensor
 
     idx = np.asarray(getattr(tensor, "data", tensor))
     n = int(idx.max()) + 1 if num_classes < 0 else num_classes

@@ -2,6 +2,7 @@
 softmax, log_softmax. Each forward is written to be numerically stable for large
 inputs, and each backward reuses what the forward computed.
 """
+
 from __future__ import annotations
 
 import math
@@ -9,15 +10,31 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ._util import normalize_axis
+from ..tensor import Tensor
+from ._util import axis_arg, normalize_axis
+from .elementwise import _floating
 
-try:  # exact erf for GELU: SciPy when present, else the standard library per element
-    from scipy.special import erf as _erf
-except Exception:  # pragma: no cover - depends on the environment
-    _erf_scalar = np.frompyfunc(math.erf, 1, 1)
 
-    def _erf(x):
-        return _erf_scalar(x).astype(x.dtype)
+def _load_erf():
+    """The error function for exact GELU: SciPy's when it is installed, else the standard
+    library's per element. Loaded on first use, so that ``import deepgrad`` does not
+    import SciPy (about a quarter of a second)."""
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - depends on the environment
+        scalar = np.frompyfunc(math.erf, 1, 1)
+        return lambda v: np.asarray(scalar(v)).astype(v.dtype)
+    return erf
+
+
+_erf = None
+
+
+def _erf_array(x):
+    global _erf
+    if _erf is None:
+        _erf = _load_erf()
+    return _erf(x)
 
 
 class ReLU(Function):
@@ -72,7 +89,7 @@ class GELU(Function):
             t = np.tanh(inner)
             ctx.t = t
             return 0.5 * x * (1 + t)
-        cdf = 0.5 * (1 + _erf(x / _SQRT_2))
+        cdf = 0.5 * (1 + _erf_array(x / _SQRT_2))
         ctx.cdf = cdf
         return x * cdf
 
@@ -168,39 +185,44 @@ class LogSoftmax(Function):
         return grad - np.exp(ctx.out) * grad.sum(axis=ctx.axis, keepdims=True), None
 
 
-def relu(x):
+# Integer and boolean inputs are computed in float32 (as in PyTorch), except by relu.
+def relu(x: Tensor) -> Tensor:
     return ReLU.apply(x)
 
 
-def leaky_relu(x, negative_slope=0.01):
-    return LeakyReLU.apply(x, negative_slope)
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return LeakyReLU.apply(_floating(x), negative_slope)
 
 
-def elu(x, alpha=1.0):
-    return ELU.apply(x, alpha)
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    return ELU.apply(_floating(x), alpha)
 
 
-def gelu(x, approximate="none"):
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU.apply(x, approximate)
+    return GELU.apply(_floating(x), approximate)
 
 
-def sigmoid(x):
-    return Sigmoid.apply(x)
+def sigmoid(x: Tensor) -> Tensor:
+    return Sigmoid.apply(_floating(x))
 
 
-def tanh(x):
-    return Tanh.apply(x)
+def tanh(x: Tensor) -> Tensor:
+    return Tanh.apply(_floating(x))
 
 
-def softplus(x, beta=1.0, threshold=20.0):
-    return Softplus.apply(x, beta, threshold)
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return Softplus.apply(_floating(x), beta, threshold)
 
 
-def softmax(x, axis=-1):
-    return Softmax.apply(x, normalize_axis(axis, x.ndim, "softmax"))
+def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis`` (``dim``), default the last."""
+    ax = normalize_axis(axis_arg("softmax", axis, dim, -1), x.ndim, "softmax")
+    return Softmax.apply(_floating(x), ax)
 
 
-def log_softmax(x, axis=-1):
-    return LogSoftmax.apply(x, normalize_axis(axis, x.ndim, "log_softmax"))
+def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """log(softmax(x)) along ``axis`` (``dim``), default the last, computed stably."""
+    ax = normalize_axis(axis_arg("log_softmax", axis, dim, -1), x.ndim, "log_softmax")
+    return LogSoftmax.apply(_floating(x), ax)

@@ -1,11 +1,13 @@
 """Inverted dropout (course 2): zero each unit with probability p during training and
 scale the survivors by 1/(1-p), so evaluation needs no rescaling."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Function
 from ..random import default_generator
+from ..tensor import Tensor
 
 
 class Dropout(Function):
@@ -23,7 +25,10 @@ class Dropout(Function):
         return grad * ctx.mask, None, None
 
 
-def dropout(input, p=0.5, training=True, generator=None):
+def dropout(
+    input: Tensor, p: float = 0.5, training: bool = True, generator: np.random.Generator | None = None
+) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p``, scale the rest by 1/(1-p)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
     if not training or p == 0.0:

@@ -5,6 +5,7 @@ Cross-entropy is one op with a hand-written backward: for logits z, target
 distribution q (one-hot, smoothed, or weighted) the gradient of
 -sum_c q_c log softmax(z)_c is softmax(z) * sum_c q_c - q.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -80,7 +81,9 @@ class CrossEntropy(Function):
         else:  # class probabilities
             t = _to_2d(target)
             if t.shape != z.shape:
-                raise ValueError(f"cross_entropy: probability target of shape {target.shape} must match input {logits.shape}")
+                raise ValueError(
+                    f"cross_entropy: probability target of shape {target.shape} must match input {logits.shape}"
+                )
             q = (1 - ls) * t + ls / c if ls else t
             if weight is not None:
                 q = q * weight[None, :]
@@ -177,7 +180,9 @@ class BCE(Function):
         if p.shape != t.shape:
             raise ValueError(f"binary_cross_entropy: input shape {p.shape} and target shape {t.shape} differ")
         if p.size and (p.min() < 0 or p.max() > 1):
-            raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1] (use binary_cross_entropy_with_logits for logits)")
+            raise ValueError(
+                "binary_cross_entropy: input must hold probabilities in [0, 1] (use binary_cross_entropy_with_logits for logits)"
+            )
         with np.errstate(divide="ignore"):
             logp = np.maximum(np.log(p), -100)
             log1mp = np.maximum(np.log1p(-p), -100)
@@ -202,7 +207,39 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else (None if x is None else np.asarray(x))
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def _check_ce_target(shape: tuple, t: np.ndarray) -> None:
+    """A target that cross_entropy can read: integer class indices of shape (N, d1, ...) or
+    float class probabilities of the input's shape (N, C, d1, ...); else a clear error."""
+    if t.dtype.kind not in "iuf":
+        raise TypeError(
+            f"cross_entropy: target must be integer class indices or float class probabilities, got dtype {t.dtype}"
+        )
+    index_shape = (shape[0], *shape[2:])
+    if t.dtype.kind in "iu":
+        if t.shape == index_shape:
+            return
+        hint = ""
+        if t.shape == shape:
+            hint = "; a one-hot target must be float (class probabilities): pass it as float32"
+        elif t.shape == (*index_shape, 1):
+            hint = "; drop the trailing size-1 axis (e.g. y.squeeze(-1))"
+        raise ValueError(
+            f"cross_entropy: a target of class indices (dtype {t.dtype}) must have shape {index_shape} "
+            f"for input of shape {tuple(shape)}, got shape {t.shape} (rank {t.ndim}, expected {len(index_shape)}){hint}"
+        )
+    if t.shape != tuple(shape):
+        hint = ""
+        if t.shape == index_shape:
+            hint = "; for class indices pass an integer target (e.g. y.long())"
+        raise ValueError(
+            f"cross_entropy: a float target (dtype {t.dtype}) is read as class probabilities and must "
+            f"have the input's shape {tuple(shape)}, got shape {t.shape}{hint}"
+        )
+
+
+def cross_entropy(
+    input: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
     """Cross-entropy of logits ``input`` (N, C) or (N, C, d1, ...) against class indices
     (N,) / (N, d1, ...) or class probabilities shaped like ``input`` (PyTorch's semantics)."""
     _check_reduction(reduction, "cross_entropy")
@@ -211,8 +248,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     t = _data(target)
-    if t.dtype.kind == "b":
-        raise TypeError("cross_entropy: target must be integer class indices or float class probabilities")
+    _check_ce_target(input.shape, t)
     w = _data(weight)
     if w is not None:
         w = w.astype(input.dtype, copy=False)
@@ -221,28 +257,41 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return CrossEntropy.apply(input, t, w, ignore_index, reduction, float(label_smoothing))
 
 
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     _check_reduction(reduction, "nll_loss")
+    t = _data(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must be integer class indices, got dtype {t.dtype}")
+    index_shape = (input.shape[0], *input.shape[2:])
+    if input.ndim < 2 or t.shape != index_shape:
+        raise ValueError(
+            f"nll_loss: input of shape {input.shape} (N, C, ...) needs a target of shape "
+            f"{index_shape if input.ndim >= 2 else '(N,)'}, got {t.shape}"
+        )
     w = _data(weight)
-    return NLLLoss.apply(input, _data(target), None if w is None else w.astype(input.dtype), ignore_index, reduction)
+    return NLLLoss.apply(input, t, None if w is None else w.astype(input.dtype), ignore_index, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input: Tensor, target, weight=None, reduction: str = "mean", pos_weight=None
+) -> Tensor:
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     t = _data(target).astype(input.dtype, copy=False)
     if t.shape != input.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: target shape {t.shape} must match input shape {input.shape}")
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: target shape {t.shape} must match input shape {input.shape}"
+        )
     w, pw = _data(weight), _data(pos_weight)
     return BCEWithLogits.apply(input, t, w, pw, reduction)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     _check_reduction(reduction, "binary_cross_entropy")
     t = _data(target).astype(input.dtype, copy=False)
     return BCE.apply(input, t, _data(weight), reduction)
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     _check_reduction(reduction, "mse_loss")
     if isinstance(target, Tensor) and target.shape != input.shape:
         raise ValueError(f"mse_loss: input shape {input.shape} and target shape {target.shape} differ")

@@ -5,11 +5,14 @@ For C = A @ B the gradients are dA = dC @ B^T and dB = A^T @ dC; the 1-D cases a
 promoted to matrices first (a vector on the left is a row, on the right a column)
 and the added dimension is removed again from the gradient.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Function, unbroadcast
+from ..tensor import Tensor
+from .promotion import as_operand, cast_operand, result_type
 
 
 def _matmul_error(a, b):
@@ -23,7 +26,12 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         if np.ndim(a) == 0 or np.ndim(b) == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {np.shape(a)} and {np.shape(b)}")
+            raise ValueError(
+                f"matmul: both operands need at least 1 dimension, got shapes {np.shape(a)} and {np.shape(b)}"
+            )
+        if a.dtype != b.dtype:  # PyTorch's promotion: int64 @ float32 is float32
+            dt = result_type(a, b)
+            a, b = cast_operand(a, dt), cast_operand(b, dt)
         try:
             out = np.matmul(a, b)
         except ValueError:
@@ -88,10 +96,15 @@ class Linear(Function):
         return gx, gw, gb
 
 
-def matmul(a, b):
+def matmul(a, b) -> Tensor:
+    """The matrix product ``a @ b`` (NumPy's rules for 1-D and batched operands)."""
+    if not isinstance(a, Tensor):
+        a = np.asarray(as_operand(a))
+    if not isinstance(b, Tensor):
+        b = np.asarray(as_operand(b))
     return MatMul.apply(a, b)
 
 
-def linear(input, weight, bias=None):
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` (PyTorch's ``F.linear``)."""
     return Linear.apply(input, weight, bias)

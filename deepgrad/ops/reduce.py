@@ -3,6 +3,7 @@
 The backward of a reduction broadcasts the output gradient back over the reduced
 axes; ``_expand`` puts the reduced axes back (as size 1) so NumPy broadcasting can.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -10,8 +11,9 @@ import builtins
 import numpy as np
 
 from ..autograd import Function
-from ._util import normalize_axes
-from .elementwise import sqrt
+from ..tensor import Tensor
+from ._util import Axis, axis_arg, keepdims_arg, normalize_axes, one_of
+from .elementwise import _floating, sqrt
 
 
 def _expand(grad, axes, keepdims, ndim):
@@ -109,45 +111,124 @@ class LogSumExp(Function):
         return g * np.exp(ctx.a - ctx.out_k), None, None
 
 
-def sum(a, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
-    return Sum.apply(a, normalize_axes(axis, a.ndim, "sum"), keepdims)
+# ----- public functions ------------------------------------------------------------------
+# Each takes NumPy's ``axis``/``keepdims`` or PyTorch's ``dim``/``keepdim`` (see ``_util.one_of``).
+# ``max``/``min`` with ``dim`` return the values only, like ``torch.amax`` (not torch.max's
+# (values, indices) pair); ``var``/``std`` default to ``ddof=0`` (NumPy) and take PyTorch's
+# ``correction`` as another name for ``ddof``.
 
 
-def mean(a, axis=None, keepdims=False):
-    return Mean.apply(a, normalize_axes(axis, a.ndim, "mean"), keepdims)
+def sum(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:  # noqa: A001 - NumPy's name
+    axes = normalize_axes(axis_arg("sum", axis, dim), a.ndim, "sum")
+    return Sum.apply(a, axes, keepdims_arg("sum", keepdims, keepdim))
 
 
-def max(a, axis=None, keepdims=False):  # noqa: A001
-    return Amax.apply(a, normalize_axes(axis, a.ndim, "max"), keepdims, True)
+def mean(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
+    """The mean; integer and boolean tensors are averaged in float32."""
+    axes = normalize_axes(axis_arg("mean", axis, dim), a.ndim, "mean")
+    return Mean.apply(_floating(a), axes, keepdims_arg("mean", keepdims, keepdim))
 
 
-def min(a, axis=None, keepdims=False):  # noqa: A001
-    return Amax.apply(a, normalize_axes(axis, a.ndim, "min"), keepdims, False)
+def max(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:  # noqa: A001 - NumPy's name
+    axes = normalize_axes(axis_arg("max", axis, dim), a.ndim, "max")
+    return Amax.apply(a, axes, keepdims_arg("max", keepdims, keepdim), True)
 
 
-amax, amin = max, min
+def min(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:  # noqa: A001 - NumPy's name
+    axes = normalize_axes(axis_arg("min", axis, dim), a.ndim, "min")
+    return Amax.apply(a, axes, keepdims_arg("min", keepdims, keepdim), False)
 
 
-def var(a, axis=None, keepdims=False, ddof=0):
-    return Var.apply(a, normalize_axes(axis, a.ndim, "var"), keepdims, ddof)
+def amax(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
+    axes = normalize_axes(axis_arg("amax", axis, dim), a.ndim, "amax")
+    return Amax.apply(a, axes, keepdims_arg("amax", keepdims, keepdim), True)
 
 
-def std(a, axis=None, keepdims=False, ddof=0):
-    axes = normalize_axes(axis, a.ndim, "std")
-    return sqrt(Var.apply(a, axes, keepdims, ddof))
+def amin(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
+    axes = normalize_axes(axis_arg("amin", axis, dim), a.ndim, "amin")
+    return Amax.apply(a, axes, keepdims_arg("amin", keepdims, keepdim), False)
 
 
-def logsumexp(a, axis=None, keepdims=False):
-    return LogSumExp.apply(a, normalize_axes(axis, a.ndim, "logsumexp"), keepdims)
+def var(
+    a: Tensor,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+    ddof: float | None = None,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+    correction: float | None = None,
+) -> Tensor:
+    """Variance with ``ddof`` (``correction``): 0 by default as in NumPy; 1 is the unbiased estimate."""
+    axes = normalize_axes(axis_arg("var", axis, dim), a.ndim, "var")
+    d = one_of("var", "ddof", ddof, "correction", correction, 0)
+    return Var.apply(_floating(a), axes, keepdims_arg("var", keepdims, keepdim), d)
 
 
-def argmax(a, axis=None):
-    from ..tensor import Tensor
+def std(
+    a: Tensor,
+    axis: Axis = None,
+    keepdims: bool | None = None,
+    ddof: float | None = None,
+    *,
+    dim: Axis = None,
+    keepdim: bool | None = None,
+    correction: float | None = None,
+) -> Tensor:
+    """Standard deviation, the square root of :func:`var` (same arguments)."""
+    axes = normalize_axes(axis_arg("std", axis, dim), a.ndim, "std")
+    d = one_of("std", "ddof", ddof, "correction", correction, 0)
+    return sqrt(Var.apply(_floating(a), axes, keepdims_arg("std", keepdims, keepdim), d))
 
-    return Tensor._wrap(np.asarray(np.argmax(a.data, axis=axis)))
+
+def logsumexp(
+    a: Tensor, axis: Axis = None, keepdims: bool | None = None, *, dim: Axis = None, keepdim: bool | None = None
+) -> Tensor:
+    axes = normalize_axes(axis_arg("logsumexp", axis, dim), a.ndim, "logsumexp")
+    return LogSumExp.apply(_floating(a), axes, keepdims_arg("logsumexp", keepdims, keepdim))
 
 
-def argmin(a, axis=None):
-    from ..tensor import Tensor
+def _arg(op: str, f, a: Tensor, axis, dim, keepdims, keepdim) -> Tensor:
+    ax = axis_arg(op, axis, dim)
+    if ax is not None:
+        ax = normalize_axes(ax, a.ndim, op)
+        if ax is not None and len(ax) != 1:
+            raise TypeError(f"{op}: axis must be one int, got {axis if dim is None else dim!r}")
+        ax = None if ax is None else ax[0]
+    return Tensor._wrap(np.asarray(f(a.data, axis=ax, keepdims=keepdims_arg(op, keepdims, keepdim))))
 
-    return Tensor._wrap(np.asarray(np.argmin(a.data, axis=axis)))
+
+def argmax(
+    a: Tensor,
+    axis: int | None = None,
+    keepdims: bool | None = None,
+    *,
+    dim: int | None = None,
+    keepdim: bool | None = None,
+) -> Tensor:
+    """Index of the largest value (of the flattened tensor when no axis is given)."""
+    return _arg("argmax", np.argmax, a, axis, dim, keepdims, keepdim)
+
+
+def argmin(
+    a: Tensor,
+    axis: int | None = None,
+    keepdims: bool | None = None,
+    *,
+    dim: int | None = None,
+    keepdim: bool | None = None,
+) -> Tensor:
+    """Index of the smallest value (of the flattened tensor when no axis is given)."""
+    return _arg("argmin", np.argmin, a, axis, dim, keepdims, keepdim)

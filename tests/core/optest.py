@@ -1,5 +1,6 @@
 """Shared checker: an op's values and gradients against finite differences and, when
 installed, against PyTorch (float64, relative error below 1e-7)."""
+
 import numpy as np
 
 import deepgrad as dg

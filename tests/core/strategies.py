@@ -1,4 +1,5 @@
 """Hypothesis strategies for op tests: shapes (incl. 0-d, size-1, broadcasting) and float64 arrays."""
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp

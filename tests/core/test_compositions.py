@@ -1,4 +1,5 @@
 """Random compositions of ops give torch's values and gradients (float64, rel. error < 1e-7)."""
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -20,7 +21,7 @@ STEPS = [
     lambda m, x, c: x + x.max(1, True)[0] * 0.1 if m is torch else x + x.max(axis=1, keepdims=True) * 0.1,
     lambda m, x, c: (m.softmax(x, 1) if m is torch else m.softmax(x, axis=1)) * 3 - 1,
     lambda m, x, c: x.T.reshape(2, 3),
-    lambda m, x, c: (m.cat([x[:, 1:], x[:, :1]], 1) if m is torch else m.concatenate([x[:, 1:], x[:, :1]], axis=1)),
+    lambda m, x, c: m.cat([x[:, 1:], x[:, :1]], 1) if m is torch else m.concatenate([x[:, 1:], x[:, :1]], axis=1),
     lambda m, x, c: m.sqrt(x * x + 1.0) - 1,
     lambda m, x, c: m.log(x * x + 2.0),
     lambda m, x, c: x * x.sum() * 0.05 + x,

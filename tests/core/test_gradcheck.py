@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 import deepgrad as dg
 from deepgrad.check import gradcheck, gradcheck_model
@@ -87,6 +86,7 @@ def test_gradcheck_model_names_the_parameter_with_a_bug():
 
     m = Buggy()
     before = m.w1.dtype
+
     # Cube is right; now plant a wrong backward in the w2 path
     class WrongMatmul(dg.Function):
         @staticmethod

@@ -1,4 +1,5 @@
 """Losses and functional ops against torch (float64) and finite differences."""
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -30,8 +31,24 @@ def test_cross_entropy_int_targets(seed, n, c, data):
     if ignore == int(y[0]) and reduction == "mean" and (y == ignore).all():
         ignore = -100  # every row ignored: the mean is 0/0 in both libraries
     check_op(
-        lambda a: F.cross_entropy(a, dg.tensor(y), weight=None if w is None else dg.tensor(w), ignore_index=ignore, reduction=reduction, label_smoothing=ls),
-        _t(lambda a: TF.cross_entropy(a, torch.tensor(y), weight=None if w is None else torch.tensor(w), ignore_index=ignore, reduction=reduction, label_smoothing=ls)),
+        lambda a: F.cross_entropy(
+            a,
+            dg.tensor(y),
+            weight=None if w is None else dg.tensor(w),
+            ignore_index=ignore,
+            reduction=reduction,
+            label_smoothing=ls,
+        ),
+        _t(
+            lambda a: TF.cross_entropy(
+                a,
+                torch.tensor(y),
+                weight=None if w is None else torch.tensor(w),
+                ignore_index=ignore,
+                reduction=reduction,
+                label_smoothing=ls,
+            )
+        ),
         x,
     )
 
@@ -42,7 +59,11 @@ def test_cross_entropy_spatial_and_prob_targets(seed, data):
     x = rng.standard_normal((2, 3, 2, 2))
     y = rng.integers(0, 3, (2, 2, 2))
     reduction = data.draw(st.sampled_from(["mean", "sum", "none"]))
-    check_op(lambda a: F.cross_entropy(a, dg.tensor(y), reduction=reduction), _t(lambda a: TF.cross_entropy(a, torch.tensor(y), reduction=reduction)), x)
+    check_op(
+        lambda a: F.cross_entropy(a, dg.tensor(y), reduction=reduction),
+        _t(lambda a: TF.cross_entropy(a, torch.tensor(y), reduction=reduction)),
+        x,
+    )
     x2 = rng.standard_normal((4, 3))
     p = rng.dirichlet(np.ones(3), 4)
     ls = data.draw(st.sampled_from([0.0, 0.2]))
@@ -92,8 +113,14 @@ def test_binary_cross_entropies(seed, data):
         z,
     )
     check_op(
-        lambda a: F.binary_cross_entropy_with_logits(a, dg.tensor(t), weight=dg.tensor(w), pos_weight=dg.tensor(pw), reduction=reduction),
-        _t(lambda a: TF.binary_cross_entropy_with_logits(a, torch.tensor(t), weight=torch.tensor(w), pos_weight=torch.tensor(pw), reduction=reduction)),
+        lambda a: F.binary_cross_entropy_with_logits(
+            a, dg.tensor(t), weight=dg.tensor(w), pos_weight=dg.tensor(pw), reduction=reduction
+        ),
+        _t(
+            lambda a: TF.binary_cross_entropy_with_logits(
+                a, torch.tensor(t), weight=torch.tensor(w), pos_weight=torch.tensor(pw), reduction=reduction
+            )
+        ),
         z,
     )
     p = rng.uniform(0.05, 0.95, shape)
@@ -117,7 +144,12 @@ def test_mse_loss(seed, data):
     rng = np.random.default_rng(seed)
     a, b = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     reduction = data.draw(st.sampled_from(["mean", "sum", "none"]))
-    check_op(lambda x, y: F.mse_loss(x, y, reduction=reduction), _t(lambda x, y: TF.mse_loss(x, y, reduction=reduction)), a, b)
+    check_op(
+        lambda x, y: F.mse_loss(x, y, reduction=reduction),
+        _t(lambda x, y: TF.mse_loss(x, y, reduction=reduction)),
+        a,
+        b,
+    )
 
 
 def test_dropout_inverted_scaling_and_eval():

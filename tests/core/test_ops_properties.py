@@ -1,5 +1,6 @@
 """Every op, over generated shapes (0-d, size-1, broadcasting): finite-difference gradcheck in
 float64, and where torch is installed, values and gradients equal to torch's within 1e-7."""
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -30,10 +31,18 @@ UNARY = {
     "leaky_relu": (lambda x: dg.leaky_relu(x, 0.1), lambda x: T.nn.functional.leaky_relu(x, 0.1), "away_from_zero"),
     "elu": (lambda x: dg.elu(x, 1.3), lambda x: T.nn.functional.elu(x, 1.3), "away_from_zero"),
     "gelu": (dg.gelu, lambda x: T.nn.functional.gelu(x), "any"),
-    "gelu_tanh": (lambda x: dg.gelu(x, approximate="tanh"), lambda x: T.nn.functional.gelu(x, approximate="tanh"), "any"),
+    "gelu_tanh": (
+        lambda x: dg.gelu(x, approximate="tanh"),
+        lambda x: T.nn.functional.gelu(x, approximate="tanh"),
+        "any",
+    ),
     "sigmoid": (dg.sigmoid, lambda x: T.sigmoid(x), "any"),
     "tanh": (dg.tanh, lambda x: T.tanh(x), "any"),
-    "softplus": (lambda x: dg.softplus(x, beta=2.0, threshold=3.0), lambda x: T.nn.functional.softplus(x, 2.0, 3.0), "away_from_zero"),
+    "softplus": (
+        lambda x: dg.softplus(x, beta=2.0, threshold=3.0),
+        lambda x: T.nn.functional.softplus(x, 2.0, 3.0),
+        "away_from_zero",
+    ),
     "square_via_mul": (lambda x: x * x, lambda x: x * x, "any"),
 }
 
@@ -80,7 +89,8 @@ def test_where(shapes, seed):
     check_op(
         lambda x, y: dg.where(cond, x, y),
         lambda x, y: T.where(T.tensor(cond), x, y),
-        array(sx, seed), array(sy, seed + 1),
+        array(sx, seed),
+        array(sy, seed + 1),
     )
 
 
@@ -93,7 +103,11 @@ REDUCTIONS = {
     "mean": (dg.mean, lambda x, ax, k: x.mean(dim=_taxis(ax, x.ndim), keepdim=k) if x.ndim else x * 1, "any"),
     "max": (dg.max, lambda x, ax, k: T.amax(x, dim=_taxis(ax, x.ndim), keepdim=k) if x.ndim else x * 1, "distinct"),
     "min": (dg.min, lambda x, ax, k: T.amin(x, dim=_taxis(ax, x.ndim), keepdim=k) if x.ndim else x * 1, "distinct"),
-    "logsumexp": (dg.logsumexp, lambda x, ax, k: T.logsumexp(x, dim=_taxis(ax, x.ndim), keepdim=k) if x.ndim else x * 1, "any"),
+    "logsumexp": (
+        dg.logsumexp,
+        lambda x, ax, k: T.logsumexp(x, dim=_taxis(ax, x.ndim), keepdim=k) if x.ndim else x * 1,
+        "any",
+    ),
 }
 
 
@@ -147,9 +161,15 @@ def test_matmul_cases(data, seed):
     n, k, m = (data.draw(st.integers(1, 4)) for _ in range(3))
     b = data.draw(st.integers(1, 3))
     sa, sb = {
-        "vv": ((k,), (k,)), "vm": ((k,), (k, m)), "mv": ((n, k), (k,)), "mm": ((n, k), (k, m)),
-        "bmm": ((b, n, k), (b, k, m)), "bm": ((b, n, k), (k, m)), "mb": ((n, k), (b, k, m)),
-        "bv": ((b, n, k), (k,)), "bcast": ((b, 1, n, k), (2, k, m)),
+        "vv": ((k,), (k,)),
+        "vm": ((k,), (k, m)),
+        "mv": ((n, k), (k,)),
+        "mm": ((n, k), (k, m)),
+        "bmm": ((b, n, k), (b, k, m)),
+        "bm": ((b, n, k), (k, m)),
+        "mb": ((n, k), (b, k, m)),
+        "bv": ((b, n, k), (k,)),
+        "bcast": ((b, 1, n, k), (2, k, m)),
     }[case]
     check_op(lambda x, y: x @ y, lambda x, y: x @ y, array(sa, seed), array(sb, seed + 1))
 
