@@ -17,6 +17,7 @@ RECIPES: dict[str, str] = {
     "shapes-localize": "deepgrad.recipes.shapes_localize",
     "shapes-yolo": "deepgrad.recipes.shapes_yolo",
     "shapes-unet": "deepgrad.recipes.shapes_unet",
+    "fashion-triplet": "deepgrad.recipes.fashion_triplet",
 }
 
 
