@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="transfer-digits: pretraining images, through the digits' 8x8 pipeline (default) or raw")
     r.add_argument("--checkpoint-dir", dest="checkpoint_dir", default=None,
                    help="save resumable checkpoints there and resume from them (recipes that support it)")
+    r.add_argument("--content", default=None, help="style-transfer: content image (file, or china/flower/waves)")
+    r.add_argument("--style", default=None, help="style-transfer: style image (file, or china/flower/waves)")
     sub.add_parser("list", help="same as `run --list`")
     return p
 

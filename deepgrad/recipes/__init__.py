@@ -18,6 +18,7 @@ RECIPES: dict[str, str] = {
     "shapes-yolo": "deepgrad.recipes.shapes_yolo",
     "shapes-unet": "deepgrad.recipes.shapes_unet",
     "fashion-triplet": "deepgrad.recipes.fashion_triplet",
+    "style-transfer": "deepgrad.recipes.style_transfer",
 }
 
 
