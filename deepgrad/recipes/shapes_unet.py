@@ -29,7 +29,7 @@ def run(args) -> dict:
     from ..tensor import Tensor
     from ..vision.segmentation import UNet, iou_per_class, predict_masks
     from ._common import out_dir, setting
-    from .shapes_common import finish_run, pyplot, train_loop
+    from .shapes_common import finish_run, train_loop
 
     t0 = time.perf_counter()
     recipe = "shapes-unet"
@@ -73,31 +73,39 @@ def run(args) -> dict:
     results["train_time_s"] = round(sum(r["time"] for r in history.rows), 1)
 
     pictures = []
-    plt = pyplot()
-    if plt is not None:
-        n = 6
-        fig, axes = plt.subplots(4, n, figsize=(2 * n, 8.4))
-        for k in range(n):
-            img = test.images[k].transpose(1, 2, 0)
-            axes[0, k].imshow(img)
-            axes[1, k].imshow(0.45 * img + 0.55 * MASK_COLOURS[test.masks[k]])
-            axes[2, k].imshow(0.45 * img + 0.55 * MASK_COLOURS[pred[k]])
-            axes[3, k].imshow(pred[k] != test.masks[k], cmap="gray", vmin=0, vmax=1)
-            for r in range(4):
-                axes[r, k].set_xticks([])
-                axes[r, k].set_yticks([])
-        for r, t in enumerate(("image", "true mask", "predicted mask", "wrong pixels (white)")):
-            axes[r, 0].set_ylabel(t, fontsize=9)
-        fig.suptitle(f"{recipe}: held-out images; overlay red circle, green square, blue triangle\n"
-                     f"test mean IoU {test_m['mean_iou']:.3f} (shapes only {test_m['mean_iou_shapes']:.3f}), "
-                     f"pixel accuracy {test_m['pixel_accuracy']:.3f}", fontsize=9)
-        fig.tight_layout()
-        p = f"{out}/masks.png"
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
+    p = plot_masks(f"{out}/masks.png", test.images, test.masks, pred, test_m, recipe)
+    if p:
         pictures.append(p)
     metrics = finish_run(out, recipe, model, history, results, cfg, seed, t0, pictures)
     print(f"{recipe}: test mean IoU {test_m['mean_iou']:.4f} (" +
           ", ".join(f"{n} {test_m['iou_' + n]:.3f}" for n in NAMES) +
           f")  pixel accuracy {test_m['pixel_accuracy']:.4f}  ({metrics['wall_time_s']:.1f} s)  -> {out}")
     return metrics
+
+
+def plot_masks(path, images, masks, pred, m, title="shapes-unet", n=6):
+    """Image / true mask / predicted mask (flat class colours: black background, red circle,
+    green square, blue triangle) / wrong pixels for the first ``n`` images; returns the path or None."""
+    from .shapes_common import pyplot
+
+    plt = pyplot()
+    if plt is None:
+        return None
+    fig, axes = plt.subplots(4, n, figsize=(2 * n, 8.4))
+    for k in range(n):
+        axes[0, k].imshow(images[k].transpose(1, 2, 0))
+        axes[1, k].imshow(MASK_COLOURS[masks[k]])
+        axes[2, k].imshow(MASK_COLOURS[pred[k]])
+        axes[3, k].imshow(pred[k] != masks[k], cmap="gray", vmin=0, vmax=1)
+        for r in range(4):
+            axes[r, k].set_xticks([])
+            axes[r, k].set_yticks([])
+    for r, t in enumerate(("image", "true mask", "predicted mask", "wrong pixels (white)")):
+        axes[r, 0].set_ylabel(t, fontsize=9)
+    fig.suptitle(f"{title}: held-out images; masks: black background, red circle, green square, blue triangle\n"
+                 f"test mean IoU {m['mean_iou']:.3f} (shapes only {m['mean_iou_shapes']:.3f}), "
+                 f"pixel accuracy {m['pixel_accuracy']:.3f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
