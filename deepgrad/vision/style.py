@@ -58,15 +58,20 @@ class FeatureNet(nn.Module):
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(4 * c, num_outputs))
 
     def features(self, x, layers=None, subtract_mean: bool = True) -> dict:
-        """Activations ``{name: (N, C, H, W)}`` of the named layers (all when ``layers`` is None),
-        stopping after the deepest one asked for."""
+        """Activations ``{name: (N, C, H, W)}`` of the named layers (all convolutions when ``layers``
+        is None), stopping after the deepest one asked for. ``"pixels"`` names the input itself
+        (after subtracting :data:`PIXEL_MEAN`)."""
         wanted = set(self.names if layers is None else layers)
-        bad = wanted - set(self.names)
+        bad = wanted - set(self.names) - {"pixels"}
         if bad:
             raise ValueError(f"FeatureNet: unknown layers {sorted(bad)}; known: {self.names}")
         if subtract_mean:
             x = x - PIXEL_MEAN.astype(x.dtype)
         out = {}
+        if "pixels" in wanted:  # the (centred) image itself: its Gram matrix holds the colour statistics
+            out["pixels"] = x
+            if len(out) == len(wanted):
+                return out
         for name, conv, pool in zip(self.names, self.convs, self.pool_after):
             x = ops.relu(conv(x))
             if name in wanted:
@@ -121,7 +126,7 @@ def total_variation(img):
 
 
 # ----- pretraining the feature network ----------------------------------------------------------
-def photo_patches(photos, n: int, size: int, rng, scales=(1.0, 0.5, 0.25)) -> np.ndarray:
+def photo_patches(photos, n: int, size: int, rng, scales=(0.5, 0.25, 0.125)) -> np.ndarray:
     """``n`` random ``size x size`` RGB patches ``(n, 3, size, size)`` float32 in [0, 1] from
     ``photos`` (a list of ``(H, W, 3)`` arrays), each at a random scale (downsampled by
     averaging) and flipped left-right at random."""
@@ -198,7 +203,7 @@ def style_transfer(net: FeatureNet, content: np.ndarray, style: np.ndarray, step
     if style_layers is None:
         firsts = [n for n in net.names if n.endswith("_1")]
         style_layers = {n: 1.0 / len(firsts) for n in firsts}
-    layers = sorted(set(style_layers) | {content_layer}, key=net.names.index)
+    layers = sorted(set(style_layers) | {content_layer}, key=lambda n: -1 if n == "pixels" else net.names.index(n))
     for p in net.parameters():
         p.requires_grad = False
     with no_grad():

@@ -34,11 +34,12 @@ def test_gradients_with_respect_to_pixels():
     content, style = np.random.default_rng(3).random((2, 1, 3, 6, 6))
     with dg.no_grad():
         aC = net.features(dg.tensor(content), ["conv2_1"])["conv2_1"].data
-        grams = {k: ST.gram_matrix(v).data for k, v in net.features(dg.tensor(style)).items()}
-    weights = {"conv1_1": 0.5, "conv2_1": 0.5}
+        grams = {k: ST.gram_matrix(v).data
+                 for k, v in net.features(dg.tensor(style), ["pixels", "conv1_1", "conv2_1"]).items()}
+    weights = {"pixels": 0.2, "conv1_1": 0.4, "conv2_1": 0.4}
 
     def J(g):
-        f = net.features(g)
+        f = net.features(g, ["pixels", "conv1_1", "conv2_1"])
         return 10 * ST.content_cost(aC, f["conv2_1"]) + 40 * ST.style_cost(grams, f, weights) + ST.total_variation(g)
 
     g = dg.tensor(np.random.default_rng(4).random((1, 3, 6, 6)), requires_grad=True)
@@ -46,6 +47,7 @@ def test_gradients_with_respect_to_pixels():
     assert rep.passed, rep
     with pytest.raises(ValueError, match="unknown layers"):
         net.features(g, ["conv9_9"])
+    np.testing.assert_allclose(net.features(g, ["pixels"])["pixels"].data, g.data - ST.PIXEL_MEAN)
 
 
 def test_transfer_lowers_the_style_cost_and_keeps_pixels_in_range():
