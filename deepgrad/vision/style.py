@@ -130,7 +130,10 @@ def photo_patches(photos, n: int, size: int, rng, scales=(0.5, 0.25, 0.125)) -> 
     """``n`` random ``size x size`` RGB patches ``(n, 3, size, size)`` float32 in [0, 1] from
     ``photos`` (a list of ``(H, W, 3)`` arrays), each at a random scale (downsampled by
     averaging) and flipped left-right at random."""
-    pyramids = [[downsample(p, s) for s in scales] for p in photos]
+    pyramids = [[lv for lv in (downsample(p, s) for s in scales) if min(lv.shape[:2]) >= size] for p in photos]
+    pyramids = [lv for lv in pyramids if lv]
+    if not pyramids:
+        raise ValueError(f"photo_patches: no photo is at least {size} pixels on each side at scales {scales}")
     out = np.empty((n, 3, size, size), np.float32)
     for k in range(n):
         levels = pyramids[rng.integers(len(pyramids))]

@@ -67,7 +67,9 @@ def test_transfer_lowers_the_style_cost_and_keeps_pixels_in_range():
 def test_patches_and_rotations():
     rng = np.random.default_rng(0)
     photo = rng.random((40, 50, 3)).astype(np.float32)
-    p = ST.photo_patches([photo], 5, 8, rng)
+    p = ST.photo_patches([photo], 5, 8, rng)  # the 1/8 scale (5x6) is too small for 8x8 patches: skipped
+    with pytest.raises(ValueError, match="at least 64 pixels"):
+        ST.photo_patches([photo], 1, 64, rng)
     assert p.shape == (5, 3, 8, 8) and p.dtype == np.float32
     x, k = ST.rotation_batch(p, rng)
     for i in range(5):
