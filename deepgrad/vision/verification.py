@@ -127,11 +127,15 @@ def make_pairs(labels: np.ndarray, n_pairs: int, rng):
 
 def best_threshold(dist: np.ndarray, same: np.ndarray) -> tuple[float, float]:
     """The distance threshold (``same`` predicted when ``dist <= threshold``) with the highest
-    accuracy on these pairs, and that accuracy; candidates are midpoints between sorted distances."""
+    accuracy on these pairs, and that accuracy; candidates are midpoints between consecutive
+    distinct distances (and below / above all of them)."""
     order = np.argsort(dist, kind="stable")
     d, s = dist[order], same[order].astype(np.int64)
     # predicting "same" for the first k pairs: correct = same among them + different after them
     correct = np.r_[0, np.cumsum(s)] + (np.sum(1 - s) - np.r_[0, np.cumsum(1 - s)])
+    # a threshold cannot split equal distances: only cut between different ones
+    cuts = np.r_[True, d[1:] > d[:-1], True]
+    correct = np.where(cuts, correct, -1)
     k = int(np.argmax(correct))
     if k == 0:
         thr = d[0] - 1e-6
