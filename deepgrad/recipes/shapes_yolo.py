@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-DEFAULTS = {"size": 48, "train": 6000, "dev": 500, "test": 1000, "epochs": 30, "batch_size": 32, "lr": 2e-3,
+DEFAULTS = {"size": 48, "train": 4000, "dev": 300, "test": 1000, "epochs": 15, "batch_size": 32, "lr": 2e-3,
             "widths": [16, 32, 64], "head": 64, "anchors": [[12, 12], [20, 20]], "objects": [1, 3],
             "coord_weight": 5.0, "noobj_weight": 0.5, "map_score_threshold": 0.05, "score_threshold": 0.6,
             "nms_iou": 0.5, "max_boxes": 10}
