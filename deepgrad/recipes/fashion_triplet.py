@@ -12,6 +12,11 @@ split) and applied to test pairs (the test split): of classes 0-6 (verification
 accuracy, target >= 85%) and of the unseen classes 7-9. One-shot identification on the
 unseen classes: one reference image per class, each query named by its nearest reference.
 Writes the ROC curves (seen and unseen classes) with the chosen threshold marked.
+
+Measured (seed 0, one BLAS thread): test verification accuracy **90.6%** on seen classes
+(threshold d^2 <= 1.224 from dev, 91.4% there; AUC 0.963); unseen classes: 65.2%
+verification (AUC 0.723), 66.1% one-shot 3-way identification (chance 33%); 759 s on the
+2-core machine shared with ~20 other processes.
 """
 from __future__ import annotations
 

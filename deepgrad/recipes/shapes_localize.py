@@ -7,6 +7,11 @@ heads: class logits, the box ``(cx, cy, w, h)`` and a triangle's three corners, 
 with cross-entropy + 10 x box MSE + 10 x landmark MSE (landmarks only for triangles) by
 Adam with a cosine schedule. Reports test accuracy, mean box IoU (target >= 0.8) and the
 mean landmark error in pixels, and draws predicted boxes and corners on test images.
+
+Measured (seed 0, one BLAS thread): test accuracy 100.0%, mean box IoU **0.839** (99.5%
+of boxes above IoU 0.5), landmark error 1.97 px; 2,575 s on the 2-core machine shared
+with ~20 other processes (the first epoch, on a quieter machine, took 32 s: about 11
+minutes idle).
 """
 from __future__ import annotations
 

@@ -21,6 +21,11 @@ edges more than colour blobs, so the image itself (mean-subtracted) is a style l
 its Gram matrix holds the colour statistics. Reports the rotation accuracy, how far the style cost fell (target >= 10x)
 and the content cost, and writes ``result.png`` (the image alone) and ``style_transfer.png``
 (content, style, result, cost curves).
+
+Measured (defaults, seed 0): rotation accuracy 69.3% (chance 25%); style cost 0.0561 ->
+0.000585 (**95.8x** lower; the unchanged photo's own style cost is 0.0540), content cost
+0.0015 -> 0.071; 315 s. The result keeps the temple and takes the style's yellow and
+deep blue; the large swirls are beyond what three small blocks see.
 """
 from __future__ import annotations
 
