@@ -75,3 +75,21 @@ def test_patches_and_rotations():
     for i in range(5):
         np.testing.assert_array_equal(x[i], np.rot90(p[i], k[i], axes=(1, 2)))
     np.testing.assert_allclose(ST.downsample(photo, 0.5)[0, 0], photo[:2, :2].mean(axis=(0, 1)), rtol=1e-6)
+
+
+def test_cli_names_a_missing_image(tmp_path, capsys):
+    from deepgrad.cli import main
+
+    rc = main(["run", "style-transfer", "--quick", "--content", str(tmp_path / "nope.png"), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "nope.png" in err and "not found" in err and "Traceback" not in err
+
+
+def test_bundled_images():
+    from deepgrad.recipes.style_transfer import load_image, resize, waves
+
+    w = waves(32, 48)
+    assert w.shape == (32, 48, 3) and w.min() >= 0 and w.max() <= 1
+    np.testing.assert_array_equal(w, waves(32, 48))  # seeded
+    r = resize(load_image("waves"), 40)
+    assert max(r.shape[:2]) == 40 and r.shape[0] % 4 == 0 and r.shape[1] % 4 == 0
