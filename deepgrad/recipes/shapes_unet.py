@@ -89,22 +89,28 @@ def run(args) -> dict:
 
 def plot_masks(path, images, masks, pred, m, title="shapes-unet", n=6):
     """Image / true mask / predicted mask (flat class colours: black background, red circle,
-    green square, blue triangle) / wrong pixels for the first ``n`` images; returns the path or None."""
+    green square, blue triangle) / the prediction overlaid on the image / wrong pixels, for the
+    first ``n`` images; returns the path or None."""
     from .shapes_common import pyplot
 
     plt = pyplot()
     if plt is None:
         return None
-    fig, axes = plt.subplots(4, n, figsize=(2 * n, 8.4))
+    fig, axes = plt.subplots(5, n, figsize=(2 * n, 10.4))
     for k in range(n):
-        axes[0, k].imshow(images[k].transpose(1, 2, 0))
+        img = images[k].transpose(1, 2, 0)
+        over = img.copy()
+        shape = pred[k] > 0
+        over[shape] = 0.3 * img[shape] + 0.7 * MASK_COLOURS[pred[k]][shape]
+        axes[0, k].imshow(img)
         axes[1, k].imshow(MASK_COLOURS[masks[k]])
         axes[2, k].imshow(MASK_COLOURS[pred[k]])
-        axes[3, k].imshow(pred[k] != masks[k], cmap="gray", vmin=0, vmax=1)
-        for r in range(4):
+        axes[3, k].imshow(over)
+        axes[4, k].imshow(pred[k] != masks[k], cmap="gray", vmin=0, vmax=1)
+        for r in range(5):
             axes[r, k].set_xticks([])
             axes[r, k].set_yticks([])
-    for r, t in enumerate(("image", "true mask", "predicted mask", "wrong pixels (white)")):
+    for r, t in enumerate(("image", "true mask", "predicted mask", "prediction over image", "wrong pixels (white)")):
         axes[r, 0].set_ylabel(t, fontsize=9)
     fig.suptitle(f"{title}: held-out images; masks: black background, red circle, green square, blue triangle\n"
                  f"test mean IoU {m['mean_iou']:.3f} (shapes only {m['mean_iou_shapes']:.3f}), "
