@@ -63,3 +63,12 @@ def test_single_object_and_dataset():
         ds[5]
     img, *_ = render(1, 2, size=32, objects=1)
     np.testing.assert_array_equal(img, d.images[2])
+
+
+def test_dataset_in_a_dataloader():
+    from deepgrad.data import DataLoader
+
+    ds = ShapesDataset(10, size=16, seed=2)
+    batches = list(DataLoader(ds, batch_size=4, shuffle=True, seed=0))
+    assert [b[0].shape for b in batches] == [(4, 3, 16, 16), (4, 3, 16, 16), (2, 3, 16, 16)]
+    assert batches[0][1].shape == (4, 16, 16) and str(batches[0][1].dtype) == "int64"

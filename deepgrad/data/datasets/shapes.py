@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..dataset import Dataset
+
 CLASSES = ("circle", "square", "triangle")
 #: base colours of the shapes (RGB in [0, 1]); each shape gets one, jittered
 COLOURS = np.array([
@@ -202,7 +204,7 @@ def make_shapes(n: int, size: int = 64, objects=(1, 3), seed: int = 0, start: in
                       meta={"seed": seed, "start": start, "objects": objects, **kwargs})
 
 
-class ShapesDataset:
+class ShapesDataset(Dataset):
     """A ``Dataset`` whose example ``i`` is generated when asked for: ``(image (3, H, W), mask (H, W))``
     by default, or the full tuple of :func:`render` with ``target="all"``. Any length; nothing is stored."""
 
