@@ -105,14 +105,38 @@ def _rect(b, colour, style, lw):
     return Rectangle((b[0], b[1]), b[2] - b[0], b[3] - b[1], fill=False, ec=colour, ls=style, lw=lw)
 
 
-def finish_run(out, recipe, model, history, results, cfg, seed, t0, pictures):
-    """``recipes._common.finish`` plus the recipe's own pictures listed in metrics.json (rewritten atomically)."""
+def plot_metric(history, keys, path: str, title: str = ""):
+    """The dev figures ``keys`` (e.g. ``dev_box_iou``) per epoch as one PNG; returns the path or None."""
+    plt = pyplot()
+    rows = [k for k in keys if any(r.get(k) is not None for r in history.rows)]
+    if plt is None or not rows or not len(history):
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k in rows:
+        ax.plot(history["epoch"], history[k], marker="o", ms=3, label=k.replace("_", " "))
+    ax.set_xlabel("epoch")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def finish_run(out, recipe, model, history, results, cfg, seed, t0, pictures, metric_keys=()):
+    """``recipes._common.finish`` plus the recipe's own pictures listed in metrics.json (rewritten
+    atomically); ``metric_keys``: dev figures drawn per epoch into ``dev_metrics.png``."""
     import json
     import os
 
     from ..serialization import atomic_write_bytes
     from ._common import finish
 
+    if metric_keys:
+        p = plot_metric(history, metric_keys, os.path.join(out, "dev_metrics.png"), f"{recipe}: dev set per epoch")
+        if p:
+            pictures = list(pictures) + [p]
     metrics = finish(out, recipe, model, history, results, cfg, seed, t0)
     metrics["files"]["pictures"] = [os.path.basename(p) for p in pictures]
     atomic_write_bytes(os.path.join(out, "metrics.json"), (json.dumps(metrics, indent=2) + "\n").encode())

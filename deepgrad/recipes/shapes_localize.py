@@ -99,7 +99,8 @@ def run(args) -> dict:
         fig.savefig(p, dpi=100)
         plt.close(fig)
         pictures.append(p)
-    metrics = finish_run(out, recipe, model, history, results, cfg, seed, t0, pictures)
+    metrics = finish_run(out, recipe, model, history, results, cfg, seed, t0, pictures,
+                         metric_keys=("dev_box_iou", "dev_iou_over_0.5", "dev_accuracy"))
     print(f"{recipe}: test accuracy {test_m['accuracy']:.4f}  mean box IoU {test_m['box_iou']:.4f}  "
           f"landmark error {test_m['landmark_error_px']:.2f} px  ({metrics['wall_time_s']:.1f} s)  -> {out}")
     return metrics

@@ -80,7 +80,8 @@ def run(args) -> dict:
     p = plot_masks(f"{out}/masks.png", test.images, test.masks, pred, test_m, recipe)
     if p:
         pictures.append(p)
-    metrics = finish_run(out, recipe, model, history, results, cfg, seed, t0, pictures)
+    metrics = finish_run(out, recipe, model, history, results, cfg, seed, t0, pictures,
+                         metric_keys=("dev_mean_iou", "dev_iou_circle", "dev_iou_square", "dev_iou_triangle"))
     print(f"{recipe}: test mean IoU {test_m['mean_iou']:.4f} (" +
           ", ".join(f"{n} {test_m['iou_' + n]:.3f}" for n in NAMES) +
           f")  pixel accuracy {test_m['pixel_accuracy']:.4f}  ({metrics['wall_time_s']:.1f} s)  -> {out}")

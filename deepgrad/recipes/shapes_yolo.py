@@ -114,7 +114,8 @@ def run(args) -> dict:
         fig.savefig(p, dpi=100)
         plt.close(fig)
         pictures.append(p)
-    metrics = finish_run(out, recipe, model, history, results, cfg, seed, t0, pictures)
+    metrics = finish_run(out, recipe, model, history, results, cfg, seed, t0, pictures,
+                         metric_keys=("dev_map50", "dev_ap50_circle", "dev_ap50_square", "dev_ap50_triangle"))
     per_class = ", ".join(f"{n} {results['test_ap50_' + n]:.3f}" for n in CLASSES)
     print(f"{recipe}: test mAP@0.5 {test_m['map50']:.4f}  (AP per class {per_class})  precision@0.6 "
           f"{test_m['precision_at_0.6']:.3f} recall@0.6 {test_m['recall_at_0.6']:.3f}  "
