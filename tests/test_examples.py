@@ -21,6 +21,7 @@ NAMES = sorted(p.stem for p in EXAMPLES.glob("c[0-9]w[0-9]_*.py"))
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 NEEDS_FASHION = {"c1w2_logistic_regression", "c1w4_deep_network", "c2w3_batchnorm_softmax", "c4w2_transfer_learning"}
 NEEDS_FASHION |= {"c4w2_resnets", "c4w2_mobilenet", "c4w2_augmentation"}
+NEEDS_FASHION |= {"c4w4_face_recognition"}
 TIMEOUT_S = 300  # generous: the test machine may be busy
 
 
@@ -275,3 +276,44 @@ CHECKS = {
     "c2w2_optimization": check_c2w2,
     "c2w3_batchnorm_softmax": check_c2w3,
 }
+
+
+# ----- course 4, weeks 3-4 (detection, segmentation, verification, style transfer) -------------
+def check_c4w3_detection(res, tmp_path):
+    assert ours(res, "IoU of two 2x2 boxes") == pytest.approx(1 / 7, abs=1e-4)
+    assert ours(res, "NMS keeps") == "[3, 0]"  # 3 (0.95) suppresses 2; 0 (0.9) suppresses 1
+    assert ours(res, "output per image") == "6x6x2x8"
+    assert 0.0 <= ours(res, "test mAP@0.5") <= 1.0
+    assert res["losses"][-1] < res["losses"][0]  # --quick: one epoch on 160 images, the loss falls
+    _pictures(tmp_path, "detections.png")
+
+
+def check_c4w3_unet(res, tmp_path):
+    assert ours(res, "ConvTranspose2d(k=2, s=2): 2x2 -> shape") == "(4, 4)"
+    assert res["losses"][-1] < res["losses"][0]
+    for v in res["iou"].values():
+        assert v != v or 0.0 <= v <= 1.0  # NaN (class absent) or a fraction
+    _pictures(tmp_path, "segmentation.png")
+
+
+def check_c4w4_face(res, tmp_path):
+    assert ours(res, "triplet loss margin") == 0.2
+    # --quick: 12 steps; the encoder already separates unseen classes better than chance (1/3)
+    assert ours(res, "one-shot identification") > 0.45
+    assert ours(res, "verification accuracy, test pairs of seen") > 0.6  # chance 0.5
+    _pictures(tmp_path, "verification.png")
+
+
+def check_c4w4_style(res, tmp_path):
+    assert ours(res, "total_cost on seed-3") == 35.35  # the course's own check, reproduced exactly
+    h = res["history"]
+    assert h[-1]["J"] < h[0]["J"]  # the pixels' optimization lowers the total cost
+    _pictures(tmp_path, "style_transfer.png")
+
+
+CHECKS.update({
+    "c4w3_car_detection": check_c4w3_detection,
+    "c4w3_image_segmentation_unet": check_c4w3_unet,
+    "c4w4_face_recognition": check_c4w4_face,
+    "c4w4_style_transfer": check_c4w4_style,
+})

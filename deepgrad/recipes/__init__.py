@@ -16,6 +16,11 @@ RECIPES: dict[str, str] = {
     "fashion-lenet": "deepgrad.recipes.fashion_cnn", "fashion-resnet": "deepgrad.recipes.fashion_cnn",
     "planar": "deepgrad.recipes.planar",
     "transfer-digits": "deepgrad.recipes.transfer_digits",
+    "shapes-localize": "deepgrad.recipes.shapes_localize",
+    "shapes-yolo": "deepgrad.recipes.shapes_yolo",
+    "shapes-unet": "deepgrad.recipes.shapes_unet",
+    "fashion-triplet": "deepgrad.recipes.fashion_triplet",
+    "style-transfer": "deepgrad.recipes.style_transfer",
 }
 
 

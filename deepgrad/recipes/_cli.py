@@ -22,7 +22,8 @@ CHECKPOINT_FLAGS = ("force_resume", "checkpoint_every_steps")
 #: the per-recipe flags, as ``dest`` -> the flag spelled on the command line
 RECIPE_FLAGS = {"epochs": "--epochs", "seed": "--seed", "lr": "--lr", "batch_size": "--batch-size",
                 "source": "--source", "checkpoint_dir": "--checkpoint-dir",
-                "force_resume": "--force-resume", "checkpoint_every_steps": "--checkpoint-every-steps"}
+                "force_resume": "--force-resume", "checkpoint_every_steps": "--checkpoint-every-steps",
+                "content": "--content", "style": "--style"}
 
 
 def _int_at_least(low: int):
@@ -72,6 +73,8 @@ def add_parser(sub) -> None:
     r.add_argument("--force-resume", dest="force_resume", action="store_true", default=None,
                    help="with --checkpoint-dir: resume even if the checkpoint's configuration differs "
                         "(metrics.json then records the differences)")
+    r.add_argument("--content", default=None, help="style-transfer: content image (file, or china/flower/waves)")
+    r.add_argument("--style", default=None, help="style-transfer: style image (file, or china/flower/waves)")
     sub.add_parser("list", help="same as `run --list`")
 
 

@@ -6,3 +6,4 @@ from .models import (  # noqa: F401
     LeNet5, MobileNetV2Small, ResNet, ResNetSmall, SmallInception, SmallVGG, build_model, count_parameters, summary,
 )
 from .transfer import freeze, param_groups, replace_head, unfreeze  # noqa: F401
+from . import boxes  # noqa: F401,E402
