@@ -18,6 +18,7 @@ from .random import default_generator, manual_seed, seed
 from .tensor import Tensor, as_tensor, tensor
 
 from . import check, nn  # noqa: E402,F401  (after the core they build on)
+from .check.anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402,F401
 from .serialization import load_model, load_weights, save_model, save_weights  # noqa: E402,F401
 
 __version__ = "0.1.0"

@@ -16,6 +16,8 @@ import functools
 import numpy as np
 
 _grad_enabled = True
+# Anomaly detection (deepgrad/check/anomaly.py): None when off, so each op pays one global check.
+_anomaly = None
 
 
 def is_grad_enabled() -> bool:
@@ -132,6 +134,8 @@ class Function:
         ctx = Context()
         ctx.needs_input_grad = needs
         data = cls.forward(ctx, *raw, **kwargs)
+        if _anomaly is not None:
+            _anomaly.forward(cls, ctx, args, data)
         out = Tensor.__new__(Tensor)
         out.data = data
         out.grad = None
@@ -244,6 +248,8 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
         in_grads = fn.backward(ctx, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
+        if _anomaly is not None:
+            _anomaly.backward(fn, ctx, g, in_grads)
         for i, p in ctx.parents:
             gi = in_grads[i]
             if gi is None:

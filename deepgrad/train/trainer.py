@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import random as dg_random
 from ..autograd import no_grad
+from ..check.anomaly import set_detect_anomaly
 from ..data.dataloader import DataLoader
 from ..data.dataset import Dataset, TensorDataset
 from ..nn.utils import clip_grad_norm_
@@ -68,11 +69,14 @@ class Trainer:
             ``fit`` and the shuffling of loaders the trainer builds.
         batch_size: for data given as arrays / datasets (a ``DataLoader`` keeps its own).
         grad_clip: clip the global gradient norm to this value before each step.
+        detect_anomaly: check every op's output and gradient during ``fit`` and stop at the
+            first NaN/inf, naming the op and module (``deepgrad.detect_anomaly``).
     """
 
     def __init__(self, model, optimizer=None, loss_fn="cross_entropy", metrics=("accuracy",), callbacks=(),
                  scheduler=None, seed: int | None = None, batch_size: int = 64, eval_batch_size: int = 1024,
-                 scheduler_interval: str = "epoch", grad_clip: float | None = None, progress: bool = True):
+                 scheduler_interval: str = "epoch", grad_clip: float | None = None, progress: bool = True,
+                 detect_anomaly: bool = False):
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = _loss_from_name(loss_fn) if isinstance(loss_fn, str) else loss_fn
@@ -85,6 +89,7 @@ class Trainer:
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.grad_clip = grad_clip
+        self.detect_anomaly = detect_anomaly
         self.callbacks: list[Callback] = list(callbacks)
         if progress and not any(isinstance(c, ProgressBar) for c in self.callbacks):
             self.callbacks.append(ProgressBar())
@@ -199,6 +204,7 @@ class Trainer:
             if self.seed is not None:
                 dg_random.manual_seed(self.seed)
         steps_per_epoch = len(loader)
+        set_detect_anomaly(True) if self.detect_anomaly else None
         self._call("on_train_begin", {"epochs": epochs, "steps_per_epoch": steps_per_epoch,
                                       "resumed": resumed, "start_epoch": self.epoch + 1})
         try:
@@ -208,6 +214,7 @@ class Trainer:
                 self._run_epoch(loader, dev_loader, epochs, steps_per_epoch, resumed_acc)
                 resumed_acc = None
         finally:
+            set_detect_anomaly(False) if self.detect_anomaly else None
             self.history.stop_reason = self.stop_reason
             self._call("on_train_end", {"epochs_done": self.epoch, "stop_reason": self.stop_reason})
             self.callbacks = callbacks_before
