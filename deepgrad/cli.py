@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint-dir", dest="checkpoint_dir", default=None,
                    help="save resumable checkpoints there and resume from them (recipes that support it)")
     sub.add_parser("list", help="same as `run --list`")
+    from .check import cli as check_cli  # inspect, explain, exercise
+
+    check_cli.add_parsers(sub)
     return p
 
 
@@ -52,6 +55,10 @@ def main(argv=None) -> int:
         print("recipes:")
         _list(sys.stdout)
         return 0
+    if args.command in ("inspect", "explain", "exercise"):
+        from .check import cli as check_cli
+
+        return check_cli.run(args)
     if args.command != "run":
         _parser().print_help()
         return 2

@@ -126,7 +126,7 @@ EXERCISES = [
         "The logistic function 1 / (1 + exp(-z)), elementwise (np.exp, not math.exp, so arrays work).",
         sigmoid,
         lambda g: [_z(g)],
-        [RANDOM, Property("large |z| (up to 1000): 0 and 1 at the ends, no NaN", {"scale": {"z": 300}}),
+        [RANDOM, Property("large |z| (~ 1000): 0 and 1 at the ends, no NaN", {"scale": {"z": 300}}),
          Property("z = 0 gives 0.5", {"zeros": {"z"}}, 5),
          Property("a plain Python number", {"ndim": 0}, 10)],
     ),

@@ -404,7 +404,7 @@ EXERCISES = [
         "Z: (n_classes, m) logits, one column per example -> (n_classes, m) probabilities",
         "exp(Z) / sum over the classes (axis 0), computed stably: subtract each column's max first.",
         softmax, lambda g: [g.randn(g.dim("n", 1, 6), g.dim("m", 1, 6), scale=3, tag="z")],
-        [RANDOM, BATCH1, Property("large logits (|z| up to 1000)", {"scale": {"z": 300}}, 15)],
+        [RANDOM, BATCH1, Property("large logits (|z| ~ 1000)", {"scale": {"z": 300}}, 15)],
     ),
 ]
 
