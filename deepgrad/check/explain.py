@@ -169,9 +169,16 @@ def feature_layers(model, x) -> list:
     return [n for n, o in outs.items() if n and o.ndim == 4 and o.shape[2] * o.shape[3] > 1]
 
 
-def grad_cam(model, x, target=None, layer: str | None = None) -> np.ndarray:
+def grad_cam(model, x, target=None, layer: str | None = None, variant: str = "grad-cam") -> np.ndarray:
     """Grad-CAM heat maps (N, H, W) in [0, 1] from ``layer`` (default: the last module whose output
-    is a spatial feature map, e.g. the ReLU after the last convolution or the last residual block)."""
+    is a spatial feature map, e.g. the ReLU after the last convolution or the last residual block).
+
+    ``variant="hires"``: HiResCAM (Draelos & Carin, 2020), the gradient times the feature map
+    element by element before summing over channels instead of Grad-CAM's spatially averaged
+    gradient; faithful when a dense layer follows the feature maps (LeNet), where Grad-CAM's
+    averaging mixes up positions."""
+    if variant not in ("grad-cam", "hires"):
+        raise ValueError(f"grad_cam: variant must be 'grad-cam' or 'hires', got {variant!r}")
     target = _targets(model, x, target)
     layers = feature_layers(model, x)
     if layer is None:
@@ -195,8 +202,11 @@ def grad_cam(model, x, target=None, layer: str | None = None) -> np.ndarray:
         model.train(was)
     if A.ndim != 4:
         raise ValueError(f"grad_cam: layer {layer!r} outputs shape {A.shape}, not (N, C, H, W) feature maps")
-    weights = G.mean(axis=(2, 3))
-    cam = np.maximum((weights[:, :, None, None] * A).sum(axis=1), 0)
+    if variant == "hires":
+        cam = np.maximum((G * A).sum(axis=1), 0)
+    else:
+        weights = G.mean(axis=(2, 3))
+        cam = np.maximum((weights[:, :, None, None] * A).sum(axis=1), 0)
     H, W = np.asarray(getattr(x, "data", x)).shape[-2:]
     cam = _upsample(cam, H, W)
     top = cam.reshape(len(cam), -1).max(axis=1)
@@ -238,7 +248,8 @@ def object_contrast(maps, images, threshold: float = 0.0, region: str = "silhoue
     """Per image: the mean attribution per object pixel over the mean per background pixel (1 = no
     preference; higher = the map sits on the object)."""
     mass, area = object_mass_fraction(maps, images, threshold, region)
-    return (mass / np.maximum(area, 1e-12)) / np.maximum((1 - mass) / np.maximum(1 - area, 1e-12), 1e-12)
+    c = (mass / np.maximum(area, 1e-12)) / np.maximum((1 - mass) / np.maximum(1 - area, 1e-12), 1e-12)
+    return np.minimum(c, 1000.0)  # a map with (almost) nothing on the background: capped at 1000
 
 
 # ----- what the layers see ------------------------------------------------------------------------------

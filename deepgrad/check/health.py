@@ -13,9 +13,10 @@ Trainer callback :class:`HealthMonitor` the update ratio is measured from the op
 real step instead.
 
 Flags: ``vanishing`` (a weight's gradient RMS below 1e-3 of the largest weight gradient RMS
-in the model), ``exploding`` (gradient RMS above 10, or not finite), ``dead`` (over 50% dead
-units), ``saturated`` (over 20% saturated values), ``slow``/``fast`` updates (ratio below
-1e-5 or above 1e-1).
+in the model, or its gradient norm below 1e-4 of its own norm), ``exploding`` (gradient RMS
+above 10, or not finite), ``dead`` (over 50% dead units), ``saturated`` (over 20% saturated
+values), ``signal lost`` (a layer's activation std below 1e-2 of the largest std before it),
+``slow``/``fast`` updates (ratio below 1e-5 or above 1e-1).
 """
 from __future__ import annotations
 
@@ -96,10 +97,11 @@ class HealthReport:
                  "-" if r.saturated_fraction is None else f"{r.saturated_fraction:.0%}", " ".join(r.flags))
                 for r in self.layers]
         lines += _fmt_table(head, rows)
-        ratio = "update/weight" + ("" if self.measured_update else f" (lr {self.lr:g})")
+        ratio = "update/weight" + ("" if self.measured_update else f" (SGD step, lr {self.lr:g})")
         head = ("parameter", "shape", "|W|", "|grad|", "grad rms", ratio, "flags")
         rows = [(p.name, "x".join(map(str, p.shape)), f"{p.weight_norm:.3g}", f"{p.grad_norm:.3g}", f"{p.grad_rms:.3g}",
-                 f"{p.update_ratio:.2e}", " ".join(p.flags)) for p in self.params]
+                 "-" if not np.isfinite(p.update_ratio) else f"{p.update_ratio:.2e}", " ".join(p.flags))
+                for p in self.params]
         lines += [""] + _fmt_table(head, rows)
         flags = self.flags
         lines += ["", "flags: " + ("; ".join(flags) if flags else "none (the update/weight rule of thumb is ~1e-3)")]
@@ -122,10 +124,12 @@ class HealthReport:
         names = [r.name for r in L]
         y = np.arange(len(L))
         ax = fig.add_subplot(nrows, ncols, 1)
-        ax.barh(y, [r.std for r in L], color="tab:blue")
+        ax.barh(y, [max(r.std, 1e-12) if np.isfinite(r.std) else 0 for r in L],
+                color=["tab:red" if r.flags else "tab:blue" for r in L])
+        ax.set_xscale("log")
         ax.set_yticks(y, names, fontsize=7)
         ax.invert_yaxis()
-        ax.set_title("activation std per layer")
+        ax.set_title("activation std per layer (red: flagged)")
         ax = fig.add_subplot(nrows, ncols, 2)
         ax.barh(y - 0.2, [r.zero_fraction for r in L], 0.4, label="zeros", color="tab:gray")
         ax.barh(y + 0.2, [r.dead_fraction or 0 for r in L], 0.4, label="dead units", color="tab:red")
@@ -144,7 +148,7 @@ class HealthReport:
         ax.invert_yaxis()
         ax.set_title("gradient RMS per parameter")
         ax = fig.add_subplot(nrows, ncols, 4)
-        ax.barh(yp, [max(p.update_ratio, 1e-30) for p in P], color="tab:purple")
+        ax.barh(yp, [max(p.update_ratio, 1e-30) if np.isfinite(p.update_ratio) else 0 for p in P], color="tab:purple")
         ax.axvline(1e-3, color="k", ls="--", lw=1)
         ax.set_xscale("log")
         ax.set_yticks(yp, pn, fontsize=7)
@@ -153,7 +157,7 @@ class HealthReport:
         for i, r in enumerate(hist_layers):
             ax = fig.add_subplot(nrows, ncols, ncols + 1 + i)
             ax.hist(r.sample, bins=50, color="tab:blue")
-            ax.set_title(f"{r.name} ({r.kind})", fontsize=8)
+            ax.set_title(f"{r.name} ({r.kind}), std {r.std:.2g}", fontsize=8)
             ax.set_yscale("log")
         fig.suptitle(title or "network health")
         fig.tight_layout()
@@ -206,17 +210,20 @@ def _param_stats(named, lr, updates=None) -> list:
         g = np.zeros_like(w) if p.grad is None else np.asarray(p.grad, dtype=np.float64)
         wn, gn = float(np.linalg.norm(w)), float(np.linalg.norm(g))
         rms = gn / np.sqrt(max(g.size, 1))
-        if updates is not None and name in updates:
-            ratio = updates[name] / max(wn, 1e-12)
+        if wn == 0:  # e.g. biases initialized to zero: no ratio to speak of
+            ratio = float("nan")
+        elif updates is not None and name in updates:
+            ratio = updates[name] / wn
         else:
-            ratio = (lr or 0.0) * gn / max(wn, 1e-12)
+            ratio = (lr or 0.0) * gn / wn
         out.append(ParamStats(name, tuple(w.shape), wn, gn, float(rms), float(ratio)))
     weights = [s for s in out if len(s.shape) >= 2]
     top = max((s.grad_rms for s in weights), default=0.0)
     for s in out:
         if not np.isfinite(s.grad_rms) or s.grad_rms > EXPLODE:
             s.flags.append("exploding")
-        elif len(s.shape) >= 2 and top > 0 and s.grad_rms < VANISH * top:
+        elif len(s.shape) >= 2 and ((top > 0 and s.grad_rms < VANISH * top)
+                                    or (s.weight_norm > 0 and s.grad_norm < 1e-4 * s.weight_norm)):
             s.flags.append("vanishing")
         if np.isfinite(s.update_ratio) and s.grad_norm > 0:
             if s.update_ratio < SLOW:
@@ -246,7 +253,18 @@ def layer_stats(model, x, seed: int = 0, train: bool = True) -> list:
             model(x if isinstance(x, Tensor) else Tensor(np.asarray(x)))
     finally:
         model.train(was)
-    return [_layer_stats(n, m, outs[n].data, rng) for n, m in leaf_modules(model) if n in outs]
+    return _flag_signal([_layer_stats(n, m, outs[n].data, rng) for n, m in leaf_modules(model) if n in outs])
+
+
+def _flag_signal(layers):
+    """Flag layers whose activations have all but vanished compared with an earlier layer."""
+    top = 0.0
+    for r in layers:
+        if np.isfinite(r.std) and top > 0 and r.std < 1e-2 * top:
+            r.flags.append("signal lost")
+        if np.isfinite(r.std):
+            top = max(top, r.std)
+    return layers
 
 
 def inspect(model, batch, loss_fn="cross_entropy", lr: float = 1e-3, out: str | None = None, train: bool = True,
@@ -272,7 +290,7 @@ def inspect(model, batch, loss_fn="cross_entropy", lr: float = 1e-3, out: str | 
         with record_outputs(model) as outs:
             loss = loss_fn(model(xt), yt)
         loss.backward()
-        layers = [_layer_stats(n, m, outs[n].data, rng) for n, m in leaf_modules(model) if n in outs]
+        layers = _flag_signal([_layer_stats(n, m, outs[n].data, rng) for n, m in leaf_modules(model) if n in outs])
         params = _param_stats(named, lr)
         return_report = HealthReport(layers, params, float(np.asarray(loss.data)), lr)
     finally:
