@@ -132,7 +132,7 @@ def _fmt(a, limit=900) -> str:
     if isinstance(a, np.ndarray):
         if a.size > 1 and a.dtype.kind in "fiub" and not np.any(a):
             s = f"array{a.shape} of zeros"
-        elif a.ndim == 2 and a.shape[1] == 1 and a.size <= 36:
+        elif a.ndim == 2 and a.shape[1] == 1 and 1 < a.size <= 36:
             s = f"array{a.shape} (a column) " + np.array2string(a.ravel(), precision=5, max_line_width=100, separator=", ")
         elif a.ndim >= 3 and a.size <= 36 and 1 in a.shape:
             sq = a.squeeze()
