@@ -14,8 +14,8 @@ import os
 import sys
 
 COMMANDS = ("inspect", "explain", "exercise")
-METHODS = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "grad-cam", "filters", "feature-maps",
-           "maximize", "projection")
+METHODS = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "grad-cam", "hirescam", "filters",
+           "feature-maps", "maximize", "projection")
 ALIASES = {"ig": "integrated-gradients", "gradcam": "grad-cam", "featuremaps": "feature-maps", "tsne": "projection",
            "pca": "projection", "activation-maximization": "maximize"}
 
@@ -34,7 +34,8 @@ def add_parsers(subparsers) -> None:
                    help="one or more of " + ", ".join(METHODS) + " (comma-separated), or 'all'")
     p.add_argument("--n", type=int, default=8, help="images to explain (default 8; projection uses 100x this)")
     p.add_argument("--out", default=None, help="directory for the PNGs (default: the run directory)")
-    p.add_argument("--layer", default=None, help="layer name for grad-cam, feature-maps and maximize")
+    p.add_argument("--layer", default=None,
+                   help="layer name for grad-cam/hirescam (default: the last feature map), feature-maps, maximize")
     p.add_argument("--unit", type=int, default=0, help="maximize: the channel/feature (or class) to maximize")
     p.add_argument("--tsne", action="store_true", help="projection: t-SNE (scikit-learn) besides PCA")
     p.add_argument("--seed", type=int, default=0, help="which test images (default 0)")
@@ -165,7 +166,7 @@ def _explain(args) -> int:
     for method in methods:
         path = os.path.join(out_dir, f"explain-{method}.png")
         try:
-            if method in ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "grad-cam"):
+            if method in ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "grad-cam", "hirescam"):
                 raw = _attribution(E, method, model, x, preds, args.layer, shape)
                 maps = np.abs(raw).reshape((len(x),) + tuple(shape))
                 contrast = E.object_contrast(maps, imgs)
@@ -218,4 +219,4 @@ def _attribution(E, method, model, x, target, layer, shape):
         return E.integrated_gradients(model, x, target)
     if method == "occlusion":
         return E.occlusion(model, x, target, image_shape=shape)
-    return E.grad_cam(model, x, target, layer)
+    return E.grad_cam(model, x, target, layer, variant="hires" if method == "hirescam" else "grad-cam")

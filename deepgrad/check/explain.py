@@ -285,7 +285,7 @@ def feature_maps(model, x, layer: str | None = None) -> tuple[str, np.ndarray]:
 
 
 def activation_maximization(model, input_shape, layer: str | None = None, unit: int = 0, steps: int = 150,
-                            lr: float = 0.1, l2: float = 1e-2, seed: int = 0, value_range=(-1.0, 2.0)) -> np.ndarray:
+                            lr: float = 0.05, l2: float = 1e-2, seed: int = 0, value_range=(-1.0, 2.0)) -> np.ndarray:
     """An input that maximizes the mean activation of ``unit`` (a channel of a conv output or a
     feature of a dense one) of ``layer`` (default: the model's output, so ``unit`` is a class):
     gradient ascent with normalized steps, an L2 penalty, clipped to ``value_range``."""
@@ -306,7 +306,7 @@ def activation_maximization(model, input_shape, layer: str | None = None, unit: 
             obj = a.mean() - (xt * xt).mean() * l2
             obj.backward()
             g = np.asarray(xt.grad)
-            x = np.clip(x + lr * g / (np.abs(g).mean() + 1e-12) * 0.01, *value_range).astype(np.float32)
+            x = np.clip(x + lr * g / (np.abs(g).mean() + 1e-12), *value_range).astype(np.float32)
     finally:
         model.train(was)
     return x[0]
