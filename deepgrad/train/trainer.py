@@ -204,7 +204,8 @@ class Trainer:
             if self.seed is not None:
                 dg_random.manual_seed(self.seed)
         steps_per_epoch = len(loader)
-        set_detect_anomaly(True) if self.detect_anomaly else None
+        if self.detect_anomaly:
+            set_detect_anomaly(True)
         self._call("on_train_begin", {"epochs": epochs, "steps_per_epoch": steps_per_epoch,
                                       "resumed": resumed, "start_epoch": self.epoch + 1})
         try:
@@ -214,7 +215,8 @@ class Trainer:
                 self._run_epoch(loader, dev_loader, epochs, steps_per_epoch, resumed_acc)
                 resumed_acc = None
         finally:
-            set_detect_anomaly(False) if self.detect_anomaly else None
+            if self.detect_anomaly:
+                set_detect_anomaly(False)
             self.history.stop_reason = self.stop_reason
             self._call("on_train_end", {"epochs_done": self.epoch, "stop_reason": self.stop_reason})
             self.callbacks = callbacks_before
