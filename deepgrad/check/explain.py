@@ -352,7 +352,10 @@ def projection(features, method: str = "pca", seed: int = 0) -> np.ndarray:
 
 # ----- pictures ---------------------------------------------------------------------------------------------
 def _plt():
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("the pictures need matplotlib: pip install matplotlib") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

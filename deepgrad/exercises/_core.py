@@ -301,6 +301,11 @@ def _structure(x) -> str:
 
 def check_function(ex: Exercise, fn, max_examples: int | None = None) -> CheckResult:
     """Run every property of ``ex`` on ``fn``; stop at the first failing one."""
+    try:
+        import hypothesis  # noqa: F401
+    except ImportError:
+        raise ExerciseError("checking needs hypothesis: pip install hypothesis "
+                            "(or pip install -e '.[diagnostics]')") from None
     check_signature(ex, fn)
     done = []
     for prop in ex.properties:
