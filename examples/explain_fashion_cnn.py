@@ -54,7 +54,7 @@ import _common
 
 args = _common.parse_args("explain_fashion_cnn", "Saliency, Grad-CAM and friends on a Fashion-MNIST LeNet-5.")
 results = _common.Results(args)
-n_train, epochs, n_eval = (6000, 1, 24) if args.quick else (60000, 4, 200)
+n_train, epochs, n_eval = (6000, 1, 16) if args.quick else (60000, 4, 200)
 
 # %% [markdown]
 # ## The model: LeNet-5 (fused conv-ReLU-pool stages), trained with Adam
@@ -80,7 +80,7 @@ preds = E.predict(model, x).argmax(axis=1)
 # %%
 maps = {
     "saliency": E.saliency(model, x, preds),
-    "smoothgrad": E.smoothgrad(model, x, preds),
+    "smoothgrad": E.smoothgrad(model, x, preds, samples=10 if args.quick else 25),
     "integrated-gradients": E.integrated_gradients(model, x, preds, steps=64 if args.quick else 256),
     "occlusion": E.occlusion(model, x, preds, patch=6, stride=2),
     "grad-cam": E.grad_cam(model, x, preds),
@@ -111,8 +111,32 @@ results.add("integrated gradients: completeness error (max)", "< 1%", float(err.
 # wherever it fires, including on the (standardized, non-zero) background; some maps are
 # empty after the ReLU. HiResCAM keeps the gradient position by position and, on the
 # 14x14 first stage, highlights the object. On networks that end with global average
-# pooling (the ResNets) the two coincide: Grad-CAM is exact there (see
-# `tests/check/test_explain.py`).
+# pooling (the ResNets) Grad-CAM is exact (see `tests/check/test_explain.py`): next section.
+
+# %% [markdown]
+# ## Grad-CAM on a network that ends with global average pooling
+#
+# A small ResNet (`deepgrad.recipes.fashion_cnn.fashion_resnet`: a conv-ReLU-pool stem, one
+# residual block at 14x14 and one at 7x7, global average pooling, a dense layer), trained
+# the same way. Here the class score is a weighted sum of the channels' spatial means, and
+# Grad-CAM's averaged gradient is exact.
+
+# %%
+from deepgrad.recipes.fashion_cnn import fashion_resnet
+
+dg.manual_seed(args.seed)
+resnet = fashion_resnet(16, (1, 1))
+Trainer(resnet, optim.Adam(resnet.parameters(), lr=2e-3), "cross_entropy", seed=args.seed, batch_size=64,
+        progress=False).fit((normalize_fashion(X[:n_train]), y[:n_train]), epochs=epochs)
+resnet.eval()
+r_preds = E.predict(resnet, x).argmax(axis=1)
+cam = E.grad_cam(resnet, x, r_preds)
+c = E.object_contrast(cam, imgs)
+print(f"ResNet Grad-CAM: object/background contrast median {np.median(c):.2f}, above 1 for {np.mean(c > 1):.0%}")
+results.add("ResNet (global average pooling) grad-cam: object/background contrast (median)", None, float(np.median(c)))
+if plt is not None:
+    E.plot_attributions(imgs[:10], cam[:10], str(args.out / "grad-cam-resnet.png"), labels[:10], r_preds[:10], CLASSES,
+                        "Grad-CAM, small ResNet (last residual block)")
 
 # %% [markdown]
 # ## What the layers have learned

@@ -325,9 +325,10 @@ def check_explain_fashion_cnn(res, tmp_path):
     for name in ("saliency", "occlusion", "hirescam (first stage)"):
         assert ours(res, f"{name}: object/background contrast") > 1.5, name
     assert ours(res, "integrated gradients: completeness error") < 0.01
+    assert ours(res, "ResNet (global average pooling) grad-cam") > 1.0
     assert ours(res, "activation maximization: own-class logit margin") > 0
     assert ours(res, "PCA of penultimate features") > 0.3  # chance is 0.1
-    _pictures(tmp_path, "saliency.png", "grad-cam.png", "hirescam.png", "filters.png", "maximize.png",
+    _pictures(tmp_path, "saliency.png", "grad-cam.png", "hirescam.png", "grad-cam-resnet.png", "filters.png", "maximize.png",
               "projection_pca.png")
 
 
