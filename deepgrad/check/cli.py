@@ -216,7 +216,7 @@ def _attribution(E, method, model, x, target, layer, shape):
     if method == "smoothgrad":
         return E.smoothgrad(model, x, target)
     if method == "integrated-gradients":
-        return E.integrated_gradients(model, x, target)
+        return E.integrated_gradients(model, x, target, steps=256)
     if method == "occlusion":
         return E.occlusion(model, x, target, image_shape=shape)
     return E.grad_cam(model, x, target, layer, variant="hires" if method == "hirescam" else "grad-cam")
