@@ -59,6 +59,43 @@ def DgResNetSmall():
     return ResNetSmall(width=32, blocks=2)
 
 
+def user_resnet(nn, relu):
+    """The same ResNet-small written the way users write it, in either library: Conv2d,
+    BatchNorm2d and ReLU modules called one after another in ``forward``, a residual ``+``,
+    ``h.mean(axis=(2, 3))`` (``dim`` for torch). ``nn`` is ``deepgrad.nn`` or ``torch.nn``."""
+
+    class Block(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+            self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            h = self.relu(self.bn1(self.conv1(x)))
+            h = self.bn2(self.conv2(h))
+            return self.relu(h + x)
+
+    class Net(nn.Module):
+        def __init__(self, c=32):
+            super().__init__()
+            self.conv, self.bn, self.relu = nn.Conv2d(1, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()
+            self.block1, self.block2 = Block(c), Block(c)
+            self.fc = nn.Linear(c, 10)
+
+        def forward(self, x):
+            h = self.relu(self.bn(self.conv(x)))
+            h = self.block2(self.block1(h))
+            h = h.mean(axis=(2, 3)) if relu is None else h.mean(dim=(2, 3))
+            return self.fc(h)
+
+    return Net()
+
+
+def dg_user_resnet():
+    return user_resnet(dg.nn, None)
+
+
 # ----- torch models ------------------------------------------------------------------------------------
 def torch_models(torch):
     tnn = torch.nn
@@ -86,7 +123,8 @@ def torch_models(torch):
             Block(c), Block(c), tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(c, 10),
         )
 
-    return {"lenet": lenet, "lenet_unfused": lenet, "resnet": resnet}
+    return {"lenet": lenet, "lenet_unfused": lenet, "resnet": resnet,
+            "user_resnet": lambda: user_resnet(tnn, torch.relu)}
 
 
 # ----- timing ------------------------------------------------------------------------------------------
@@ -142,7 +180,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--models", default="lenet,lenet_unfused,resnet")
+    ap.add_argument("--models", default="user_resnet,resnet,lenet,lenet_unfused")
     ap.add_argument("--threads", type=int, default=2, help="BLAS threads for NumPy and PyTorch (set before NumPy loads)")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
@@ -155,7 +193,8 @@ def main(argv=None):
         tm = torch_models(torch)
     except ImportError:
         torch = None
-    builders = {"lenet": dg_lenet, "lenet_unfused": dg_lenet_unfused, "resnet": DgResNetSmall}
+    builders = {"lenet": dg_lenet, "lenet_unfused": dg_lenet_unfused, "resnet": DgResNetSmall,
+                "user_resnet": dg_user_resnet}
     report = {"batch": BATCH, "input": [1, 28, 28], "dtype": "float32", "optimizer": "Adam",
               "threads": args.threads, "steps": args.steps, "load_average_before": os.getloadavg()[0], "models": {}}
     for name in args.models.split(","):

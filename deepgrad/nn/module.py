@@ -463,7 +463,6 @@ class Module:
         Ends with the total, trainable and non-trainable parameter counts.
         """
         from ..autograd import no_grad
-        from .batchnorm import unfused
 
         names = list(self.named_modules())
         shapes: dict[int, str] = {}
@@ -476,7 +475,7 @@ class Module:
             handles = [m.register_forward_hook(record) for _, m in names]
             try:
                 self.eval()
-                with no_grad(), unfused():
+                with no_grad():
                     self(Tensor._wrap(np.zeros(tuple(input_shape), dtype=dtype)))
             finally:
                 for h in handles:

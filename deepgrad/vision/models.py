@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..nn.batchnorm import unfused
 from ..ops import flatten
 from ..tensor import Tensor
 from .blocks import Bottleneck, InceptionModule, InvertedResidual, ResidualBlock, conv_bn
@@ -257,7 +256,7 @@ def summary(model: nn.Module, input_shape=(1, 28, 28), print_fn=print) -> dict:
     try:
         model.eval()
         dtype = next(iter(model.parameters())).dtype if any(True for _ in model.parameters()) else np.float32
-        with no_grad(), unfused():  # every leaf layer runs its own forward, so each is recorded
+        with no_grad():
             model(Tensor._wrap(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
     finally:
         for h in handles:

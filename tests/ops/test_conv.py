@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad.check import gradcheck
-from deepgrad.ops import conv as conv_mod
+from deepgrad.ops import im2col as im2col_mod
 
 
 def _t(a, grad=True):
@@ -79,12 +79,12 @@ def test_conv2d_matches_torch(case):
 @given(conv_cases())
 def test_conv2d_matches_torch_when_im2col_is_chunked(case):
     torch = pytest.importorskip("torch")
-    old = conv_mod.IM2COL_BUDGET_BYTES
-    conv_mod.IM2COL_BUDGET_BYTES = 64  # forces one output row per chunk and recomputation in backward
+    old = im2col_mod.IM2COL_BUDGET_BYTES
+    im2col_mod.IM2COL_BUDGET_BYTES = 64  # forces one output row per chunk and recomputation in backward
     try:
         _run_both(case, torch)
     finally:
-        conv_mod.IM2COL_BUDGET_BYTES = old
+        im2col_mod.IM2COL_BUDGET_BYTES = old
 
 
 @st.composite
@@ -218,9 +218,9 @@ def test_errors_name_the_op_and_shapes():
 def _conv_step_peak(budget):
     import tracemalloc
 
-    old = conv_mod.IM2COL_BUDGET_BYTES
-    conv_mod.IM2COL_BUDGET_BYTES = budget
-    conv_mod.clear_cache()
+    old = im2col_mod.IM2COL_BUDGET_BYTES
+    im2col_mod.IM2COL_BUDGET_BYTES = budget
+    im2col_mod.clear_cache()
     try:
         rng = np.random.default_rng(0)
         x = dg.tensor(rng.standard_normal((8, 16, 32, 32)).astype(np.float32), requires_grad=True)
@@ -232,8 +232,8 @@ def _conv_step_peak(budget):
         tracemalloc.stop()
         return peak, w.grad.copy()
     finally:
-        conv_mod.IM2COL_BUDGET_BYTES = old
-        conv_mod.clear_cache()
+        im2col_mod.IM2COL_BUDGET_BYTES = old
+        im2col_mod.clear_cache()
 
 
 def test_im2col_memory_is_bounded():
