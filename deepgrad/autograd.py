@@ -193,13 +193,7 @@ def _accumulate_leaf(t, g):
     if t.grad is None:
         # Gradients handed out by ops may be shared (``add`` passes one array to both
         # inputs), so a leaf gets its own copy before anything adds into it in place.
-        # A parameter packed by an optimizer has a preallocated slot for it (optim/optimizer.py).
-        buf = getattr(t, "_grad_buffer", None)
-        if buf is not None and buf.shape == g.shape and buf.dtype == g.dtype:
-            np.copyto(buf, g)
-            t.grad = buf
-        else:
-            t.grad = np.array(g, copy=True)
+        t.grad = np.array(g, copy=True)
     else:
         np.add(t.grad, g, out=t.grad)
 
