@@ -18,7 +18,7 @@ The memory machinery lives in :mod:`deepgrad.ops.im2col`: the batch-innermost
 ``(C, H, W, N)`` layout the ops work in (outputs are NCHW-*shaped* views of it), the
 cache of recycled buffers, and im2col/col2im. Memory is bounded: an im2col matrix larger
 than ``IM2COL_BUDGET_BYTES`` (4 MiB) is built and consumed in chunks of output rows
-(``IM2COL_CHUNK_BYTES``, 512 KiB), into one reused buffer, and is recomputed in the
+(``IM2COL_CHUNK_BYTES``, sized for BLAS's thread count), into one reused buffer, and is recomputed in the
 backward pass instead of being kept.
 
 ``conv_transpose2d`` is the backward-data pass of ``conv2d`` run forward
@@ -31,7 +31,7 @@ import numpy as np
 from ..autograd import Function
 from ._util import to_tuple
 from .im2col import (
-    Geometry, Lease, chwn, chwn_padded, col2im_add, give, im2col, keep_or_give, nchw, row_chunk, take, unpad, window,
+    Geometry, Lease, chwn, chwn_padded, col2im_add, fits_budget, give, im2col, keep_or_give, nchw, row_chunk, take, unpad, window,
     windows,
 )
 
@@ -80,20 +80,22 @@ def gemm_into(w3: np.ndarray, m3: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def corr_forward(xp: np.ndarray, w3: np.ndarray, g: Geometry, keep_cols: bool):
+def corr_forward(xp: np.ndarray, w3: np.ndarray, g: Geometry, keep_cols: bool, chunk: int | None = None):
     """xp (C, Hp, Wp, N), w3 (groups, Cout/groups, C/groups*kh*kw) -> out (Cout, Ho, Wo, N).
 
     Returns ``(out, cols)``; ``cols`` is the whole im2col matrix when it fit in the
-    budget and ``keep_cols`` is set, else None (the backward recomputes it).
+    budget and ``keep_cols`` is set, else None (the backward recomputes it). ``chunk``
+    overrides the chunk size in bytes.
     """
     C, _, _, N = xp.shape
     G, Og, K = w3.shape
-    rows = row_chunk(C * g.kh * g.kw * g.Wo * N * xp.itemsize, g.Ho)
+    row_bytes = C * g.kh * g.kw * g.Wo * N * xp.itemsize
+    rows = row_chunk(row_bytes, g.Ho, chunk)
     win = windows(xp, g)
     if rows >= g.Ho:  # one GEMM over the whole matrix
         cols = im2col(win, 0, g.Ho)
         out = gemm(w3, cols.reshape(G, K, -1)).reshape(G * Og, g.Ho, g.Wo, N)
-        if keep_cols:
+        if keep_cols and fits_budget(row_bytes, g.Ho):
             return out, cols
         give(cols)
         return out, None
@@ -185,6 +187,8 @@ def input_grad_direct(gout: np.ndarray, w3: np.ndarray, g: Geometry, pads, x_sha
 # GEMMs and col2im; Conv2d uses the GEMM forward and this backward. Work is done in blocks of
 # channels (DEPTHWISE_BLOCK_BYTES) so that the temporaries stay in cache.
 DEPTHWISE_BLOCK_BYTES = 2**18
+#: The im2col chunk of a depthwise forward pass, whatever the BLAS thread count.
+DEPTHWISE_CHUNK_BYTES = 2**19
 
 
 def _is_depthwise(groups: int, x_shape, w_shape) -> bool:
@@ -302,7 +306,9 @@ class Conv2d(Function):
         # depthwise: the forward is the batched GEMM (measured ~2x faster), the backward goes per tap
         # (~1.8x faster) and needs xp, not the im2col matrix
         ctx.depthwise = _is_depthwise(groups, x.shape, weight.shape)
-        out, cols = corr_forward(xp, w3, g, keep_cols=need_w and not ctx.depthwise)
+        # (a depthwise conv's per-channel GEMMs are tiny and never threaded: small chunks suit it)
+        out, cols = corr_forward(xp, w3, g, keep_cols=need_w and not ctx.depthwise,
+                                 chunk=DEPTHWISE_CHUNK_BYTES if ctx.depthwise else None)
         if bias is not None:
             out += bias.reshape(-1, 1, 1, 1)
         ctx.cols = None if cols is None else Lease(cols)

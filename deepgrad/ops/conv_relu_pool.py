@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..autograd import Function
 from ._util import to_tuple
 from .conv import check_float, corr_backward, direct_input_grad_ok, gemm, geometry, input_grad_direct
-from .im2col import Lease, chwn, chwn_padded, give, keep_or_give, nchw, row_chunk, take, unpad
+from .im2col import Lease, chwn, chwn_padded, fits_budget, give, keep_or_give, nchw, row_chunk, take, unpad
 from .pool import first_max_hits
 
 
@@ -74,7 +74,7 @@ class Conv2dReLUMaxPool2d(Function):
             r = gemm(w3, cols.reshape(G, K, -1)).reshape(Cout, p * p, q1 - q0, Wq, N)
             if rows >= Hq:
                 res = r
-                if need_w:
+                if need_w and fits_budget(row_bytes, Hq):
                     kept = cols
             else:
                 res[:, :, q0:q1] = r

@@ -20,6 +20,7 @@
 """
 from __future__ import annotations
 
+import os
 from collections import namedtuple
 
 import numpy as np
@@ -27,12 +28,48 @@ from numpy.lib.stride_tricks import as_strided
 
 #: im2col matrices up to this size (bytes) are built whole and kept for the backward pass.
 IM2COL_BUDGET_BYTES = 4 * 2**20
+
+
+def blas_threads() -> int:
+    """How many threads NumPy's BLAS runs GEMMs on: threadpoolctl's answer when it is
+    installed, else the ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``
+    setting NumPy was started with, else the number of CPUs (OpenBLAS's default)."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        counts = [int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas"]
+        if counts:
+            return max(counts)
+    except Exception:  # not installed (it is optional), or it could not inspect the libraries
+        pass
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        try:
+            return max(1, int(os.environ[var].split(",")[0]))
+        except (KeyError, ValueError):
+            continue
+    return os.cpu_count() or 1
+
+
 #: Bigger ones are built and consumed in chunks of output rows of about this size (at
-#: least one row) and rebuilt in backward: memory stays bounded, and it is faster too,
-#: since each GEMM reads a matrix that was just written and is still in cache (measured
-#: on a 32->32 3x3 conv at 28x28, batch 64, one-row (2 MB) chunks ~1.2x faster than one
-#: 58 MB matrix; LeNet's first conv (a 5 MB matrix) ~2x faster forward in 512 KiB chunks).
-IM2COL_CHUNK_BYTES = 2**19
+#: least one row) into one reused buffer, and rebuilt in backward: memory stays bounded.
+#: The size depends on BLAS's threads. Single-threaded, small chunks are fastest: each
+#: GEMM reads a matrix that was just written and is still in cache (measured on a 32->32
+#: 3x3 conv at 28x28, batch 64: one-row (2 MB) chunks ~1.2x faster than one 58 MB
+#: matrix). Multi-threaded, every GEMM call costs a synchronisation of BLAS's threads,
+#: which on a busy machine waits for a descheduled thread: the same conv measured
+#: 4.0 s forward+backward in 512 KiB chunks, 1.0 s in 8 MiB and 0.53 s in 32 MiB chunks
+#: (2 threads, load average 25 on 2 cores). So: 512 KiB chunks for one thread, 32 MiB
+#: (two or three large GEMMs per conv) for more.
+#: (None: chosen on first use by :func:`chunk_bytes`.)
+IM2COL_CHUNK_BYTES = None
+
+
+def chunk_bytes() -> int:
+    """``IM2COL_CHUNK_BYTES``, chosen from :func:`blas_threads` on first use."""
+    global IM2COL_CHUNK_BYTES
+    if IM2COL_CHUNK_BYTES is None:
+        IM2COL_CHUNK_BYTES = 2**19 if blas_threads() == 1 else 2**25
+    return IM2COL_CHUNK_BYTES
 
 #: A convolution's geometry: kernel (kh, kw), stride (sh, sw), dilation (dh, dw), output size (Ho, Wo).
 Geometry = namedtuple("Geometry", "kh kw sh sw dh dw Ho Wo")
@@ -128,11 +165,17 @@ def clear_cache() -> None:
     _cache.clear()
 
 
-def row_chunk(bytes_per_row: int, Ho: int) -> int:
-    """Output rows per im2col chunk: all of them when the whole matrix fits the budget."""
-    if bytes_per_row * Ho <= IM2COL_BUDGET_BYTES:
+def fits_budget(bytes_per_row: int, Ho: int) -> bool:
+    """Whether the whole im2col matrix is small enough to be kept for the backward pass."""
+    return bytes_per_row * Ho <= IM2COL_BUDGET_BYTES
+
+
+def row_chunk(bytes_per_row: int, Ho: int, chunk: int | None = None) -> int:
+    """Output rows per im2col chunk: all of them when the whole matrix fits the budget,
+    else about ``chunk`` (default ``IM2COL_CHUNK_BYTES``) bytes' worth (at least one row)."""
+    if fits_budget(bytes_per_row, Ho):
         return Ho
-    return max(1, min(Ho, min(IM2COL_CHUNK_BYTES, IM2COL_BUDGET_BYTES) // max(1, bytes_per_row)))
+    return max(1, min(Ho, (chunk or chunk_bytes()) // max(1, bytes_per_row)))
 
 
 # ----- im2col / col2im on (C, H, W, N) ----------------------------------------------------------

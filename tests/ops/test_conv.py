@@ -79,12 +79,13 @@ def test_conv2d_matches_torch(case):
 @given(conv_cases())
 def test_conv2d_matches_torch_when_im2col_is_chunked(case):
     torch = pytest.importorskip("torch")
-    old = im2col_mod.IM2COL_BUDGET_BYTES
-    im2col_mod.IM2COL_BUDGET_BYTES = 64  # forces one output row per chunk and recomputation in backward
+    old = im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES
+    # forces one output row per chunk and recomputation in backward
+    im2col_mod.IM2COL_BUDGET_BYTES = im2col_mod.IM2COL_CHUNK_BYTES = 64
     try:
         _run_both(case, torch)
     finally:
-        im2col_mod.IM2COL_BUDGET_BYTES = old
+        im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES = old
 
 
 @st.composite
@@ -218,8 +219,8 @@ def test_errors_name_the_op_and_shapes():
 def _conv_step_peak(budget):
     import tracemalloc
 
-    old = im2col_mod.IM2COL_BUDGET_BYTES
-    im2col_mod.IM2COL_BUDGET_BYTES = budget
+    old = im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES
+    im2col_mod.IM2COL_BUDGET_BYTES = im2col_mod.IM2COL_CHUNK_BYTES = budget
     im2col_mod.clear_cache()
     try:
         rng = np.random.default_rng(0)
@@ -232,7 +233,7 @@ def _conv_step_peak(budget):
         tracemalloc.stop()
         return peak, w.grad.copy()
     finally:
-        im2col_mod.IM2COL_BUDGET_BYTES = old
+        im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES = old
         im2col_mod.clear_cache()
 
 
@@ -280,3 +281,14 @@ def test_outputs_never_share_the_recycled_buffers(kw):
     with dg.no_grad():
         np.testing.assert_array_equal(F.conv2d(xs[0].detach(), w.detach(), **kw).numpy(), firsts[0])
     assert not np.shares_memory(xs[0].grad, xs[1].grad)
+
+
+def test_chunk_size_follows_blas_threads(monkeypatch):
+    monkeypatch.setattr(im2col_mod, "IM2COL_CHUNK_BYTES", None)
+    monkeypatch.setattr(im2col_mod, "blas_threads", lambda: 1)
+    assert im2col_mod.chunk_bytes() == 2**19  # one thread: cache-sized chunks
+    monkeypatch.setattr(im2col_mod, "IM2COL_CHUNK_BYTES", None)
+    monkeypatch.setattr(im2col_mod, "blas_threads", lambda: 2)
+    assert im2col_mod.chunk_bytes() == 2**25  # several: few large GEMMs
+    assert im2col_mod.row_chunk(2**20, 100) == 32
+    assert im2col_mod.row_chunk(2**10, 100) == 100  # 100 KiB in all: within the budget, one chunk

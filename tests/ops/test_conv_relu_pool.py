@@ -40,13 +40,13 @@ CASES = [
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("chunked", [False, True])
 def test_fused_equals_conv_relu_pool(case, chunked):
-    old = im2col_mod.IM2COL_BUDGET_BYTES
+    old = im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES
     if chunked:
-        im2col_mod.IM2COL_BUDGET_BYTES = 64
+        im2col_mod.IM2COL_BUDGET_BYTES = im2col_mod.IM2COL_CHUNK_BYTES = 64
     try:
         _both(*case)
     finally:
-        im2col_mod.IM2COL_BUDGET_BYTES = old
+        im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES = old
 
 
 def test_fused_gradcheck():
