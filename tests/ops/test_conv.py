@@ -292,3 +292,20 @@ def test_chunk_size_follows_blas_threads(monkeypatch):
     assert im2col_mod.chunk_bytes() == 2**25  # several: few large GEMMs
     assert im2col_mod.row_chunk(2**20, 100) == 32
     assert im2col_mod.row_chunk(2**10, 100) == 100  # 100 KiB in all: within the budget, one chunk
+
+
+@pytest.mark.parametrize("kernel,dilation,padding", [((3, 3), (1, 1), 1), ((3, 2), (2, 1), (2, 1)), ((1, 5), (1, 2), (0, 3))])
+def test_depthwise_stride1_einsum_path_matches_torch(kernel, dilation, padding):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x0, w0 = rng.standard_normal((3, 5, 7, 6)), rng.standard_normal((5, 1) + kernel)
+    x, w = dg.tensor(x0, requires_grad=True), dg.tensor(w0, requires_grad=True)
+    y = F.conv2d(x, w, padding=padding, dilation=dilation, groups=5)
+    g0 = rng.standard_normal(y.shape)
+    y.backward(g0)
+    tx, tw = torch.tensor(x0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, padding=padding, dilation=dilation, groups=5)
+    ty.backward(torch.tensor(g0))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.grad, tw.grad.numpy(), rtol=1e-10, atol=1e-12)
