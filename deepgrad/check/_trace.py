@@ -1,9 +1,8 @@
 """Record what each module of a model outputs during one forward pass (for inspect and explain).
 
-A context manager: inside it, every module's ``forward`` is wrapped on the instance (the
-class is untouched, and the wrappers are removed on exit), BatchNorm -> ReLU fusion is
-switched off so each layer's own output is seen, and the first output of each module is
-kept (with ``retain_grad`` its gradient is filled by ``backward``).
+A context manager: inside it, a forward hook on every module (removed on exit) keeps the
+first output of each module (with ``retain_grad`` its gradient is filled by ``backward``)
+and, optionally, its positional inputs.
 """
 from __future__ import annotations
 
@@ -20,31 +19,24 @@ def leaf_modules(model) -> list:
 @contextmanager
 def record_outputs(model, names=None, retain_grad: bool = False, inputs: bool = False):
     """Yield a dict name -> output Tensor (and name -> input args when ``inputs``) filled by forward passes."""
-    from ..nn.batchnorm import unfused
-
     outs: dict = {}
     ins: dict = {}
     mods = [(n, m) for n, m in model.named_modules() if names is None or n in names]
 
-    def wrap(name, orig):
-        def forward(*args, **kwargs):
-            out = orig(*args, **kwargs)
+    def hook_for(name):
+        def hook(module, args, out):
             if name not in outs and isinstance(out, Tensor):
                 if retain_grad and out.requires_grad:
                     out.retain_grad()
                 outs[name] = out
                 if inputs:
                     ins[name] = args
-            return out
 
-        return forward
+        return hook
 
-    for n, m in mods:
-        object.__setattr__(m, "forward", wrap(n, m.forward))
+    handles = [m.register_forward_hook(hook_for(n)) for n, m in mods]
     try:
-        with unfused():
-            yield (outs, ins) if inputs else outs
+        yield (outs, ins) if inputs else outs
     finally:
-        for _, m in mods:
-            if "forward" in m.__dict__:
-                object.__delattr__(m, "forward")
+        for h in handles:
+            h.remove()

@@ -251,6 +251,21 @@ def _float64(x):
     return Tensor(a.astype(np.float64)) if a.dtype.kind == "f" else Tensor(a)
 
 
+_LOSSES = {"cross_entropy": "cross_entropy", "mse": "mse_loss", "bce_with_logits": "binary_cross_entropy_with_logits",
+           "binary_cross_entropy_with_logits": "binary_cross_entropy_with_logits"}
+
+
+def named_loss(loss):
+    """A loss callable, or one of the Trainer's loss names (``"cross_entropy"``, ``"mse"``, ``"bce_with_logits"``)."""
+    if not isinstance(loss, str):
+        return loss
+    from .. import ops
+
+    if loss not in _LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; known: {sorted(_LOSSES)} (or pass a callable)")
+    return getattr(ops, _LOSSES[loss])
+
+
 def check_model_gradients(model, x, y=None, loss="cross_entropy", training: bool = False, eps: float = 1e-6,
                           tol: float = 1e-6, max_elements: int | None = 64, seed: int = 0, localize: bool = True):
     """Gradient-check a whole model in one call, on a float64 copy (the model is untouched).
@@ -269,10 +284,7 @@ def check_model_gradients(model, x, y=None, loss="cross_entropy", training: bool
 
     from .. import random as dg_random
 
-    if isinstance(loss, str):
-        from ..train.trainer import _loss_from_name
-
-        loss = _loss_from_name(loss)
+    loss = named_loss(loss)
     m = copy.deepcopy(model).double().train(training)
     x64 = _float64(x)
     y_t = None if y is None else (y if isinstance(y, Tensor) else Tensor(np.asarray(y)))
@@ -296,23 +308,20 @@ def _local_checks(model, total, eps, tol, max_elements, seed):
     calls = {}
     named = list(model.named_modules())
 
-    def record(name, mod, orig):
-        def forward(*args, **kwargs):
-            out = orig(*args, **kwargs)
+    def record(name):
+        def hook(module, args, out):  # the first call of each module: its inputs and output
             if name not in calls and isinstance(out, Tensor) and out.requires_grad:
                 out.retain_grad()
-                calls[name] = (args, kwargs, out)
-            return out
+                calls[name] = (args, {}, out)
 
-        return forward
+        return hook
 
-    for name, mod in named:
-        object.__setattr__(mod, "forward", record(name, mod, mod.forward))
+    handles = [mod.register_forward_hook(record(name)) for name, mod in named]
     try:
         total(model).backward()
     finally:
-        for _, mod in named:
-            object.__delattr__(mod, "forward")
+        for h in handles:
+            h.remove()
     rng = np.random.default_rng(seed)
     results = []
     for name, mod in named:

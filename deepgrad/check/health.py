@@ -1,7 +1,6 @@
 """Network health: ``inspect(model, batch, loss_fn)`` -> a table per layer and per parameter, and a PNG.
 
-Per layer (each module without children, on one batch, in training mode; BatchNorm -> ReLU
-unfused so each layer's own output is seen): the activation mean, standard deviation,
+Per layer (each module without children, on one batch, in training mode): the activation mean, standard deviation,
 fraction of zeros, dead units (ReLU units never active over the batch: a channel of a
 conv output, a feature of a dense one) and saturated units (sigmoid outputs below 0.01 or
 above 0.99, tanh beyond +-0.99).
@@ -234,11 +233,9 @@ def _param_stats(named, lr, updates=None) -> list:
 
 
 def _loss_callable(loss_fn):
-    if isinstance(loss_fn, str):
-        from ..train.trainer import _loss_from_name
+    from .gradcheck import named_loss
 
-        return _loss_from_name(loss_fn)
-    return loss_fn
+    return named_loss(loss_fn)
 
 
 def layer_stats(model, x, seed: int = 0, train: bool = True) -> list:
@@ -309,13 +306,7 @@ def inspect(model, batch, loss_fn="cross_entropy", lr: float = 1e-3, out: str | 
 
 
 # ----- over training: a Trainer callback ------------------------------------------------------------
-def _callback_base():
-    from ..train.callbacks import Callback
-
-    return Callback
-
-
-class HealthMonitor(_callback_base()):
+class HealthMonitor:
     """Record network health into the Trainer's History at the end of every ``every``-th epoch.
 
     Gradients and the real update-to-weight ratio (the optimizer's step, measured) come from the
@@ -325,6 +316,9 @@ class HealthMonitor(_callback_base()):
     ``grad_rms/<param>``, ``update_ratio/<param>`` (so ``history.csv`` holds them and
     :func:`plot_health_history` draws them over the epochs). ``self.reports[epoch]`` keeps each
     epoch's :class:`HealthReport`.
+
+    It implements the ``deepgrad.train.Callback`` protocol without subclassing it (the check
+    package sits below train in the package's layers).
     """
 
     order = -50  # before loggers, so CSV/JSON loggers see the columns
@@ -334,6 +328,19 @@ class HealthMonitor(_callback_base()):
         self.every = every
         self.reports: dict = {}
         self._reset()
+
+    def set_trainer(self, trainer) -> None:
+        self.trainer = trainer
+
+    def on_train_begin(self, logs): ...
+    def on_train_end(self, logs): ...
+    def on_batch_begin(self, step, logs): ...
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
     def _reset(self):
         self._k, self._steps, self._grads, self._before, self._updates, self._x = 0, None, None, None, None, None

@@ -134,3 +134,11 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert cli.main(["inspect", str(run)]) == 2
     err = capsys.readouterr().err
     assert "cannot load the model" in err and len(err.strip().splitlines()) == 1
+
+
+def test_run_dir_standardization_matches_the_recipes():
+    from deepgrad.check import rundir
+    from deepgrad.recipes import _common
+
+    assert (rundir.FASHION_MEAN, rundir.FASHION_STD) == (_common.FASHION_MEAN, _common.FASHION_STD)
+    assert set(rundir.FASHION_RECIPES) <= set(__import__("deepgrad.recipes", fromlist=["RECIPES"]).RECIPES)
