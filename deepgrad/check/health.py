@@ -114,6 +114,7 @@ class HealthReport:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
 
         L = self.layers
         hist_layers = [r for r in L if r.sample is not None and r.sample.size][:8]
@@ -126,6 +127,7 @@ class HealthReport:
         ax.barh(y, [max(r.std, 1e-12) if np.isfinite(r.std) else 0 for r in L],
                 color=["tab:red" if r.flags else "tab:blue" for r in L])
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_yticks(y, names, fontsize=7)
         ax.invert_yaxis()
         ax.set_title("activation std per layer (red: flagged)")
