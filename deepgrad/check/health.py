@@ -315,7 +315,9 @@ class HealthMonitor:
     epoch's last batch; activation statistics from a forward pass in eval mode on ``probe`` (an
     input batch; default: the epoch's last training batch). Columns added to each History row:
     ``act_std/<layer>``, ``zero_frac/<layer>``, ``dead/<layer>``, ``saturated/<layer>``,
-    ``grad_rms/<param>``, ``update_ratio/<param>`` (so ``history.csv`` holds them and
+    ``grad_rms/<param>``, ``update_ratio/<param>``, and ``dead_epoch/<layer>``: the fraction of
+    a ReLU layer's units never active on any training batch of the epoch (recorded by forward
+    hooks during training, one ``any`` per batch) (so ``history.csv`` holds them and
     :func:`plot_health_history` draws them over the epochs). ``self.reports[epoch]`` keeps each
     epoch's :class:`HealthReport`.
 
@@ -334,8 +336,29 @@ class HealthMonitor:
     def set_trainer(self, trainer) -> None:
         self.trainer = trainer
 
-    def on_train_begin(self, logs): ...
-    def on_train_end(self, logs): ...
+    def on_train_begin(self, logs):
+        self._active = {}
+        self._handles = []
+        for name, m in leaf_modules(self.trainer.model):
+            if type(m).__name__ in _RELU_KINDS:
+                self._handles.append(m.register_forward_hook(self._seen(name)))
+
+    def _seen(self, name):
+        def hook(module, args, out):
+            if not module.training or not isinstance(out, Tensor):
+                return
+            a = np.asarray(out.data)
+            on = np.any(a > 0, axis=tuple(i for i in range(a.ndim) if i != 1)) if a.ndim > 1 else np.any(a > 0)
+            prev = self._active.get(name)
+            self._active[name] = on if prev is None or np.shape(prev) != np.shape(on) else (prev | on)
+
+        return hook
+
+    def on_train_end(self, logs):
+        for h in getattr(self, "_handles", ()):
+            h.remove()
+        self._handles = []
+
     def on_batch_begin(self, step, logs): ...
 
     def state_dict(self) -> dict:
@@ -350,6 +373,7 @@ class HealthMonitor:
     def on_epoch_begin(self, epoch, logs):
         self._reset()
         self._steps = logs.get("steps_per_epoch")
+        self._active = {}
 
     def on_after_backward(self, step, logs):
         self._k += 1
@@ -384,8 +408,12 @@ class HealthMonitor:
         for r in rep.layers:
             r.sample = None  # keep the History light
         self.reports[epoch] = rep
+        row = rep.as_row()
+        for name, on in getattr(self, "_active", {}).items():
+            row[f"dead_epoch/{name}"] = float(1 - np.mean(on))
+        rep.dead_over_epoch = {k[len("dead_epoch/"):]: v for k, v in row.items() if k.startswith("dead_epoch/")}
         if self.trainer.history.rows:
-            self.trainer.history.rows[-1].update(rep.as_row())
+            self.trainer.history.rows[-1].update(row)
         self._grads = self._before = None
 
 

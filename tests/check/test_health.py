@@ -93,6 +93,7 @@ def test_health_monitor_records_real_update_ratio_per_epoch(tmp_path):
     p = rep.params[0]
     assert p.update_ratio == pytest.approx(lr * p.grad_norm / p.weight_norm, rel=1e-4)
     assert all(np.isfinite(v) for v in h["update_ratio/0.weight"])
+    assert all(0 <= v <= 1 for v in h["dead_epoch/1"])
     csv = h.to_csv()
     assert "grad_rms/0.weight" in csv.splitlines()[0]
     pytest.importorskip("matplotlib")
@@ -142,3 +143,16 @@ def test_run_dir_standardization_matches_the_recipes():
 
     assert (rundir.FASHION_MEAN, rundir.FASHION_STD) == (_common.FASHION_MEAN, _common.FASHION_STD)
     assert set(rundir.FASHION_RECIPES) <= set(__import__("deepgrad.recipes", fromlist=["RECIPES"]).RECIPES)
+
+
+def test_dead_units_over_the_epoch():
+    dg.manual_seed(0)
+    m = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 3))
+    with dg.no_grad():
+        m[0].bias.data[:5] = -1e3  # 5 of 16 units never fire on any batch
+    mon = HealthMonitor()
+    tr = Trainer(m, optim.SGD(m.parameters(), lr=1e-4), progress=False, batch_size=16, callbacks=[mon])
+    h = tr.fit((X, Y), epochs=2)
+    assert h["dead_epoch/1"] == [pytest.approx(5 / 16)] * 2
+    assert mon.reports[2].dead_over_epoch == {"1": pytest.approx(5 / 16)}
+    assert not m[1].__dict__.get("_forward_hooks")  # the monitor's hooks are gone after fit
