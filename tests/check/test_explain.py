@@ -121,6 +121,7 @@ def test_projection_filters_feature_maps_and_activation_maximization():
     assert feats.shape == (5, 4 * 8 * 8)
 
 
+@pytest.mark.slow
 def test_tsne_when_sklearn_is_installed():
     pytest.importorskip("sklearn")
     f = np.concatenate([rng.normal(0, 1, (30, 5)), rng.normal(6, 1, (30, 5))])
