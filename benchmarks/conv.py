@@ -1,11 +1,13 @@
-"""Convolution benchmark: training steps of LeNet-5 and ResNet-small, deepgrad vs PyTorch CPU.
+"""Convolution benchmark: training steps of ResNet-small (written the way users write it, and
+the zoo's) and LeNet-5, and a depthwise convolution's forward pass, deepgrad vs PyTorch CPU.
 
 Adam, float32, batch 64, inputs 1x28x28, both libraries on 2 threads in the same
-process. Prints one JSON object: median step times, the deepgrad/PyTorch ratios,
-and peak memory (tracemalloc for deepgrad, which sees NumPy's allocations; PyTorch's
-allocator is invisible to tracemalloc, so for it the RSS growth is reported).
+process. Prints one JSON object: median step times, the deepgrad/PyTorch ratios, and
+peak memory: each library runs alone in a fresh subprocess and the growth of its
+maximum resident set size over a few steps is reported (the same measure for both;
+tracemalloc, which sees only NumPy's allocations, is reported for deepgrad too).
 
-    python benchmarks/conv.py [--steps 30] [--warmup 5] [--models lenet,resnet] [--threads=2]
+    python benchmarks/conv.py [--steps 30] [--warmup 5] [--models user_resnet,resnet,lenet,depthwise] [--threads=2]
 
 Steps of the two libraries are timed in alternating blocks, so load from other processes
 hits both alike; medians and minima are reported (the minimum is the least disturbed).
@@ -59,6 +61,60 @@ def DgResNetSmall():
     return ResNetSmall(width=32, blocks=2)
 
 
+def user_resnet(nn, relu):
+    """The same ResNet-small written the way users write it, in either library: Conv2d,
+    BatchNorm2d and ReLU modules called one after another in ``forward``, a residual ``+``,
+    ``h.mean(axis=(2, 3))`` (``dim`` for torch). ``nn`` is ``deepgrad.nn`` or ``torch.nn``."""
+
+    class Block(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+            self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            h = self.relu(self.bn1(self.conv1(x)))
+            h = self.bn2(self.conv2(h))
+            return self.relu(h + x)
+
+    class Net(nn.Module):
+        def __init__(self, c=32):
+            super().__init__()
+            self.conv, self.bn, self.relu = nn.Conv2d(1, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()
+            self.block1, self.block2 = Block(c), Block(c)
+            self.fc = nn.Linear(c, 10)
+
+        def forward(self, x):
+            h = self.relu(self.bn(self.conv(x)))
+            h = self.block2(self.block1(h))
+            h = h.mean(axis=(2, 3)) if relu is None else h.mean(dim=(2, 3))
+            return self.fc(h)
+
+    return Net()
+
+
+def dg_user_resnet():
+    return user_resnet(dg.nn, None)
+
+
+DEPTHWISE = dict(batch=64, channels=96, size=14)  # a MobileNet-sized layer: 3x3 depthwise, stride 1, padding 1
+
+
+def depthwise_forward(lib, nn, rng):
+    """A closure running the forward pass of a 3x3 depthwise convolution (weights need grad,
+    as in training)."""
+    n, c, s = DEPTHWISE["batch"], DEPTHWISE["channels"], DEPTHWISE["size"]
+    x = rng.standard_normal((n, c, s, s)).astype(np.float32)
+    conv = nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False)
+    xt = lib.from_numpy(x)
+
+    def step():
+        return conv(xt)
+
+    return step
+
+
 # ----- torch models ------------------------------------------------------------------------------------
 def torch_models(torch):
     tnn = torch.nn
@@ -86,18 +142,31 @@ def torch_models(torch):
             Block(c), Block(c), tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(c, 10),
         )
 
-    return {"lenet": lenet, "lenet_unfused": lenet, "resnet": resnet}
+    return {"lenet": lenet, "lenet_unfused": lenet, "resnet": resnet,
+            "user_resnet": lambda: user_resnet(tnn, torch.relu)}
 
 
 # ----- timing ------------------------------------------------------------------------------------------
 def _rss_mib():
+    """This process's peak resident set size (MiB): VmHWM from /proc (Linux), which starts
+    afresh at exec, unlike ru_maxrss, which a child inherits from its parent at fork."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+_clock = time.perf_counter  # --cpu-time: time.process_time
+
+
 def _timed(step):
-    t0 = time.perf_counter()
+    t0 = _clock()
     step()
-    return time.perf_counter() - t0
+    return _clock() - t0
 
 
 def interleaved(steps_by_name, n, warmup, block=5, pause=0.05):
@@ -130,21 +199,67 @@ def dg_peak_mib(step):
     return peak / 2**20
 
 
-def torch_rss_growth_mib(step, n=3):
-    """PyTorch's allocator is invisible to tracemalloc: report the max-RSS growth instead."""
+def _memory_child(lib: str, name: str, threads: int, steps: int = 3) -> float:
+    """In this (fresh) process: the max-RSS growth (MiB) of ``steps`` training steps of ``name`` in ``lib``."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, BATCH).astype(np.int64)
+    if lib == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        if name == "depthwise":
+            step = depthwise_forward(torch, torch.nn, rng)
+        else:
+            model = torch_models(torch)[name]()
+            step = train_step(model, torch.optim.Adam(model.parameters(), lr=1e-3), torch.from_numpy(x),
+                              torch.from_numpy(y), torch.nn.functional.cross_entropy)
+    else:
+        dg.manual_seed(0)
+        if name == "depthwise":
+            step = depthwise_forward(dg, dg.nn, rng)
+        else:
+            model = {"lenet": dg_lenet, "lenet_unfused": dg_lenet_unfused, "resnet": DgResNetSmall,
+                     "user_resnet": dg_user_resnet}[name]()
+            step = train_step(model, Adam(model.parameters(), lr=1e-3), dg.tensor(x), dg.tensor(y),
+                              dg.nn.functional.cross_entropy)
     rss0 = _rss_mib()
-    for _ in range(n):
+    for _ in range(steps):
         step()
     return _rss_mib() - rss0
+
+
+def rss_growth_mib(lib: str, name: str, threads: int) -> float | None:
+    """:func:`_memory_child` run in a fresh subprocess (so that nothing else's memory counts)."""
+    import subprocess
+
+    cmd = [sys.executable, os.path.abspath(__file__), f"--threads={threads}", "--memory-child", f"{lib}:{name}"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True).stdout
+        return round(float(out.strip().splitlines()[-1]), 1)
+    except Exception:
+        return None
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--models", default="lenet,lenet_unfused,resnet")
+    ap.add_argument("--models", default="user_resnet,resnet,lenet,lenet_unfused,depthwise")
+    ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time with the process's CPU time instead of the wall clock: on a loaded machine with "
+                         "--threads=1 it leaves out the time spent waiting for a CPU")
     ap.add_argument("--threads", type=int, default=2, help="BLAS threads for NumPy and PyTorch (set before NumPy loads)")
     args = ap.parse_args(argv)
+    global _clock
+    _clock = time.process_time if args.cpu_time else time.perf_counter
+    if args.memory_child:
+        lib, name = args.memory_child.split(":")
+        print(_memory_child(lib, name, args.threads))
+        return None
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, BATCH).astype(np.int64)
@@ -155,32 +270,46 @@ def main(argv=None):
         tm = torch_models(torch)
     except ImportError:
         torch = None
-    builders = {"lenet": dg_lenet, "lenet_unfused": dg_lenet_unfused, "resnet": DgResNetSmall}
+    builders = {"lenet": dg_lenet, "lenet_unfused": dg_lenet_unfused, "resnet": DgResNetSmall,
+                "user_resnet": dg_user_resnet}
     report = {"batch": BATCH, "input": [1, 28, 28], "dtype": "float32", "optimizer": "Adam",
+              "clock": "process CPU time" if args.cpu_time else "wall clock",
               "threads": args.threads, "steps": args.steps, "load_average_before": os.getloadavg()[0], "models": {}}
     for name in args.models.split(","):
         dg.manual_seed(0)
-        model = builders[name]()
-        fns = {"deepgrad": train_step(model, Adam(model.parameters(), lr=1e-3), dg.tensor(x), dg.tensor(y),
-                                      dg.nn.functional.cross_entropy)}
         row = {}
-        if torch is not None:
-            torch.manual_seed(0)
-            tmodel = tm[name]()
-            fns["torch"] = train_step(tmodel, torch.optim.Adam(tmodel.parameters(), lr=1e-3), torch.from_numpy(x),
-                                      torch.from_numpy(y), torch.nn.functional.cross_entropy)
-            row["torch_maxrss_growth_mib"] = round(torch_rss_growth_mib(fns["torch"]), 2)
-        row["deepgrad_peak_mib_tracemalloc"] = round(dg_peak_mib(fns["deepgrad"]), 2)
+        if name == "depthwise":
+            fns = {"deepgrad": depthwise_forward(dg, dg.nn, np.random.default_rng(0))}
+            if torch is not None:
+                torch.manual_seed(0)
+                fns["torch"] = depthwise_forward(torch, torch.nn, np.random.default_rng(0))
+            row["what"] = "forward of a 3x3 depthwise conv, input {batch}x{channels}x{size}x{size}".format(**DEPTHWISE)
+        else:
+            model = builders[name]()
+            fns = {"deepgrad": train_step(model, Adam(model.parameters(), lr=1e-3), dg.tensor(x), dg.tensor(y),
+                                          dg.nn.functional.cross_entropy)}
+            if torch is not None:
+                torch.manual_seed(0)
+                tmodel = tm[name]()
+                fns["torch"] = train_step(tmodel, torch.optim.Adam(tmodel.parameters(), lr=1e-3), torch.from_numpy(x),
+                                          torch.from_numpy(y), torch.nn.functional.cross_entropy)
+            row["deepgrad_peak_mib_tracemalloc"] = round(dg_peak_mib(fns["deepgrad"]), 2)
+        if not args.no_memory:
+            row["deepgrad_rss_growth_mib"] = rss_growth_mib("deepgrad", name, args.threads)
+            if torch is not None:
+                row["torch_rss_growth_mib"] = rss_growth_mib("torch", name, args.threads)
         times = interleaved(fns, args.steps, args.warmup)
         for k, ts in times.items():
             row[f"{k}_step_ms_median"] = round(float(np.median(ts)) * 1e3, 3)
             row[f"{k}_step_ms_min"] = round(float(np.min(ts)) * 1e3, 3)
+            row[f"{k}_step_ms_max"] = round(float(np.max(ts)) * 1e3, 3)
         if torch is not None:
             row["ratio_median"] = round(float(np.median(times["deepgrad"]) / np.median(times["torch"])), 3)
             row["ratio_min"] = round(float(np.min(times["deepgrad"]) / np.min(times["torch"])), 3)
         report["models"][name] = row
     report["load_average_after"] = os.getloadavg()[0]
-    report["targets"] = {"lenet": "ratio <= 0.7", "resnet": "ratio <= 1.3"}
+    report["targets"] = {"lenet": "ratio <= 0.7", "user_resnet": "ratio <= 1.3", "depthwise": "ratio <= 1.2",
+                         "memory": "deepgrad_rss_growth_mib <= 1.5 x torch_rss_growth_mib"}
     print(json.dumps(report, indent=2))
     return report
 

@@ -28,6 +28,9 @@ from .tensor import Tensor, as_tensor, tensor
 
 if TYPE_CHECKING:  # imported on first use (see __getattr__); named here for editors and type checkers
     from . import data, train, vision
+from . import check, nn  # noqa: E402,F401  (after the core they build on)
+from .check.anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402,F401
+from .serialization import load_model, load_weights, save_model, save_weights  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

@@ -16,6 +16,8 @@ import functools
 import numpy as np
 
 _grad_enabled = True
+# Anomaly detection (deepgrad/check/anomaly.py): None when off, so each op pays one global check.
+_anomaly = None
 
 
 def is_grad_enabled() -> bool:
@@ -132,6 +134,8 @@ class Function:
         ctx = Context()
         ctx.needs_input_grad = needs
         data = cls.forward(ctx, *raw, **kwargs)
+        if _anomaly is not None:
+            _anomaly.forward(cls, ctx, args, data)
         out = Tensor.__new__(Tensor)
         out.data = data
         out.grad = None
@@ -164,6 +168,25 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: str = "op") -> np.ndarray:
     return grad
 
 
+def _in_layout_of(g: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``g`` laid out in memory like ``ref`` (same axis order), copied only when it is not.
+
+    The engine hands every op the gradient of its output in the memory layout of that
+    output, so an op's backward never mixes layouts: elementwise NumPy on two arrays
+    whose axes run in different orders is several times slower than on matching ones.
+    (A gradient that arrives broadcast, e.g. from ``mean``, is materialised once here
+    instead of being re-read with zero strides by every op below.) Only for 3-D and
+    higher arrays, where the convolutions' batch-innermost layout lives.
+    """
+    if g.ndim < 3 or g.strides == ref.strides or g.shape != ref.shape:
+        return g
+    out = np.empty_like(ref, dtype=g.dtype)  # order "K": ref's axis order
+    if out.strides == g.strides:
+        return g
+    np.copyto(out, g)
+    return out
+
+
 def _topological_order(root):
     """Non-leaf tensors reachable from ``root``, each after all tensors it depends on.
 
@@ -193,13 +216,7 @@ def _accumulate_leaf(t, g):
     if t.grad is None:
         # Gradients handed out by ops may be shared (``add`` passes one array to both
         # inputs), so a leaf gets its own copy before anything adds into it in place.
-        # A parameter packed by an optimizer has a preallocated slot for it (optim/optimizer.py).
-        buf = getattr(t, "_grad_buffer", None)
-        if buf is not None and buf.shape == g.shape and buf.dtype == g.dtype:
-            np.copyto(buf, g)
-            t.grad = buf
-        else:
-            t.grad = np.array(g, copy=True)
+        t.grad = np.array(g, copy=True)
     else:
         np.add(t.grad, g, out=t.grad)
 
@@ -230,7 +247,7 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
     if root._ctx.freed:
         raise RuntimeError(_FREED_MSG)
     order = _topological_order(root)
-    grads = {id(root): gradient}
+    grads = {id(root): _in_layout_of(gradient, root.data)}
     for t in reversed(order):
         g = grads.pop(id(t), None)
         if g is None:
@@ -244,6 +261,8 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
         in_grads = fn.backward(ctx, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
+        if _anomaly is not None:
+            _anomaly.backward(fn, ctx, g, in_grads)
         for i, p in ctx.parents:
             gi = in_grads[i]
             if gi is None:
@@ -253,6 +272,7 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
             if p._ctx is None:
                 _accumulate_leaf(p, gi)
             else:
+                gi = _in_layout_of(gi, p.data)
                 key = id(p)
                 prev = grads.get(key)
                 grads[key] = gi if prev is None else prev + gi

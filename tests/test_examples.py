@@ -317,3 +317,68 @@ CHECKS.update({
     "c4w4_face_recognition": check_c4w4_face,
     "c4w4_style_transfer": check_c4w4_style,
 })
+# ----- the diagnostics examples (deepgrad.check, deepgrad.exercises) -------------------------------
+DIAGNOSTICS = ["debug_nan_hunt", "debug_not_learning", "exercise_check", "explain_fashion_cnn"]
+NEEDS_FASHION |= {"debug_nan_hunt", "debug_not_learning", "explain_fashion_cnn"}
+
+
+def test_diagnostics_examples_are_notebooks_listed_in_the_readme():
+    readme = (EXAMPLES / "README.md").read_text()
+    jupytext = pytest.importorskip("jupytext")
+    for name in DIAGNOSTICS:
+        assert f"examples/{name}.py" in readme, name
+        nb = jupytext.read(EXAMPLES / f"{name}.py")
+        kinds = [c.cell_type for c in nb.cells]
+        assert kinds.count("markdown") >= 2 and kinds.count("code") >= 3, (name, kinds)
+        assert nb.cells[0].source.lstrip().startswith("# Diagnostics"), name
+
+
+def check_debug_not_learning(res, tmp_path):
+    bad, good = res["small_init"], res["he_init"]
+    assert "vanishing" in " ".join(bad["flags"]) and "signal lost" in " ".join(bad["flags"])
+    assert not any("vanishing" in f or "signal lost" in f for f in good["flags"]), good["flags"]
+    assert bad["dev_accuracy"][-1] < 0.2 < 0.5 < good["dev_accuracy"][-1]  # stuck at chance vs learning
+    assert ours(res, "small init: |grad| / |W|") < 1e-3 < ours(res, "He init: |grad| / |W|")
+    assert "grad_rms/0.weight" in res["history_columns"] and "update_ratio/0.weight" in res["history_columns"]
+    _pictures(tmp_path, "health_small_init.png", "health_he_init.png", "health_history_small_init.png")
+
+
+def check_debug_nan_hunt(res, tmp_path):
+    assert (res["bug1"]["phase"], res["bug1"]["op"], res["bug1"]["module"]) == ("forward", "Div", "blocks.0.norm")
+    assert "(1, 64)" in res["bug1"]["message"] and "range [0," in res["bug1"]["message"]
+    assert (res["bug2"]["phase"], res["bug2"]["op"], res["bug2"]["module"]) == ("backward", "Sqrt", "blocks.1.act")
+    assert ours(res, "bug 1 fixed (eps = 1e-5): final train loss") < 1.5
+    assert "NaNGuard" in ours(res, "bug 1, NaNGuard alone")
+
+
+def check_exercise_check(res, tmp_path):
+    assert ours(res, "exercises available") >= 30
+    assert ours(res, "first attempt: exit code") == 1 and ours(res, "fixed: exit code") == 0
+    assert "dW" in res["first_attempt"] and "Minimal counterexample (shrunk):" in res["first_attempt"]
+    assert ours(res, "naive softmax: first failing property").startswith("large logits")
+    passed, total = ours(res, "references checked").split(" / ")
+    assert passed == total
+
+
+def check_explain_fashion_cnn(res, tmp_path):
+    assert ours(res, "LeNet-5 test accuracy") > 0.5
+    for name in ("saliency", "occlusion", "hirescam (first stage)"):
+        assert ours(res, f"{name}: object/background contrast") > 1.5, name
+    assert ours(res, "integrated gradients: completeness error") < 0.01
+    assert ours(res, "ResNet (global average pooling) grad-cam") > 1.0
+    assert ours(res, "activation maximization: own-class logit margin") > 0
+    assert ours(res, "PCA of penultimate features") > 0.3  # chance is 0.1
+    _pictures(tmp_path, "saliency.png", "grad-cam.png", "hirescam.png", "grad-cam-resnet.png", "filters.png", "maximize.png",
+              "projection_pca.png")
+
+
+DIAGNOSTIC_CHECKS = {"debug_not_learning": check_debug_not_learning, "debug_nan_hunt": check_debug_nan_hunt,
+                     "exercise_check": check_exercise_check, "explain_fashion_cnn": check_explain_fashion_cnn}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DIAGNOSTICS)
+def test_diagnostics_example_runs_quick(name, tmp_path):
+    res, stdout = run_example(name, tmp_path)
+    assert res["example"] == name and res["quick"] is True
+    DIAGNOSTIC_CHECKS[name](res, tmp_path)

@@ -209,3 +209,147 @@ def gradcheck_model(model, loss_fn, eps: float = 1e-6, tol: float = 1e-7, max_el
     finally:
         for p, data, grad in saved:
             p.data, p.grad = data, grad
+
+
+# ----- a whole model, on a float64 copy, with the wrong layer located ---------------------------
+@dataclass
+class ModelGradcheckReport(GradcheckReport):
+    """:class:`GradcheckReport` per parameter, plus ``modules``: the local check of each module
+    (its own backward for its inputs and parameters, given the gradient that reached its
+    output), and ``culprits``: the innermost modules whose own backward is wrong."""
+
+    modules: list = field(default_factory=list)  # (module name, type name, GradcheckReport)
+
+    @property
+    def culprits(self) -> list:
+        failing = [name for name, _, rep in self.modules if not rep.passed]
+        return [n for n in failing if not any(o != n and (n == "" or o.startswith(n + ".")) for o in failing)]
+
+    def __str__(self) -> str:
+        lines = [super().__str__()]
+        if self.modules:
+            bad = self.culprits
+            lines.append("modules whose own backward is wrong: " + (", ".join(_label(n) for n in bad) if bad else "none"))
+            for name, kind, rep in self.modules:
+                if name in bad:
+                    for r in rep.inputs:
+                        if not r.passed:
+                            lines.append(f"  {_label(name)} ({kind}): {r}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _label(name: str) -> str:
+    return name or "(model)"
+
+
+def _float64(x):
+    if isinstance(x, Tensor):
+        return Tensor(x.data.astype(np.float64)) if x.dtype.kind == "f" else x
+    a = np.asarray(x)
+    return Tensor(a.astype(np.float64)) if a.dtype.kind == "f" else Tensor(a)
+
+
+_LOSSES = {"cross_entropy": "cross_entropy", "mse": "mse_loss", "bce_with_logits": "binary_cross_entropy_with_logits",
+           "binary_cross_entropy_with_logits": "binary_cross_entropy_with_logits"}
+
+
+def named_loss(loss):
+    """A loss callable, or one of the Trainer's loss names (``"cross_entropy"``, ``"mse"``, ``"bce_with_logits"``)."""
+    if not isinstance(loss, str):
+        return loss
+    from .. import ops
+
+    if loss not in _LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; known: {sorted(_LOSSES)} (or pass a callable)")
+    return getattr(ops, _LOSSES[loss])
+
+
+def check_model_gradients(model, x, y=None, loss="cross_entropy", training: bool = False, eps: float = 1e-6,
+                          tol: float = 1e-6, max_elements: int | None = 64, seed: int = 0, localize: bool = True):
+    """Gradient-check a whole model in one call, on a float64 copy (the model is untouched).
+
+    ``loss(model(x), y)`` is the scalar checked (``loss`` a callable or a Trainer loss name:
+    ``"cross_entropy"``, ``"mse"``, ``"bce_with_logits"``; with ``y=None``, ``loss(output)``).
+    In ``training`` mode the library generator is re-seeded before every forward, so dropout
+    draws the same mask each time. Reports the course's relative difference per parameter
+    (``report.failed`` names the wrong ones; at most ``max_elements`` sampled elements per
+    tensor). With ``localize``, each module is also checked on its own (its backward for its
+    inputs and parameters against finite differences of its forward, given the gradient that
+    reached its output in the full pass): ``report.culprits`` names the innermost modules whose
+    backward is wrong, even when the error only shows in the parameters before them.
+    """
+    import copy
+
+    from .. import random as dg_random
+
+    loss = named_loss(loss)
+    m = copy.deepcopy(model).double().train(training)
+    x64 = _float64(x)
+    y_t = None if y is None else (y if isinstance(y, Tensor) else Tensor(np.asarray(y)))
+
+    def total(mod):
+        dg_random.manual_seed(seed)
+        out = mod(x64)
+        return loss(out) if y_t is None else loss(out, y_t)
+
+    report = gradcheck_model(m, total, eps=eps, tol=tol, max_elements=max_elements, seed=seed)
+    report = ModelGradcheckReport(inputs=report.inputs, tol=tol, eps=eps)
+    if localize:
+        report.modules = _local_checks(m, total, eps, tol, max_elements, seed)
+    return report
+
+
+def _local_checks(model, total, eps, tol, max_elements, seed):
+    """Each module's backward, checked alone: J = sum(module(*inputs) * upstream gradient)."""
+    from .. import random as dg_random
+
+    calls = {}
+    named = list(model.named_modules())
+
+    def record(name):
+        def hook(module, args, out):  # the first call of each module: its inputs and output
+            if name not in calls and isinstance(out, Tensor) and out.requires_grad:
+                out.retain_grad()
+                calls[name] = (args, {}, out)
+
+        return hook
+
+    handles = [mod.register_forward_hook(record(name)) for name, mod in named]
+    try:
+        total(model).backward()
+    finally:
+        for h in handles:
+            h.remove()
+    rng = np.random.default_rng(seed)
+    results = []
+    for name, mod in named:
+        if name not in calls:
+            continue
+        args, kwargs, out = calls[name]
+        upstream = np.zeros(out.shape) if out.grad is None else np.asarray(out.grad, dtype=np.float64)
+        leaves = [Tensor(a.data.astype(np.float64), requires_grad=True)
+                  if isinstance(a, Tensor) and a.dtype.kind == "f" else a for a in args]
+        params = [(pn, p) for pn, p in mod.named_parameters() if p.requires_grad]
+
+        def J_tensor():
+            dg_random.manual_seed(seed)
+            return (mod(*leaves, **kwargs) * Tensor(upstream)).sum()
+
+        for _, p in params:
+            p.grad = None
+        J_tensor().backward()
+
+        def J():
+            with no_grad():
+                return float(J_tensor().data)
+
+        rep = GradcheckReport(tol=tol, eps=eps)
+        for i, a in enumerate(leaves):
+            if isinstance(a, Tensor) and a.requires_grad:
+                rep.inputs.append(_check_tensor(f"input {i}", a, J, rng, max_elements, eps, tol))
+        for pn, p in params:
+            rep.inputs.append(_check_tensor(pn, p, J, rng, max_elements, eps, tol))
+        results.append((name, type(mod).__name__, rep))
+    return results

@@ -6,35 +6,12 @@ those in evaluation. ``weight`` (gamma) and ``bias`` (beta) learn the scale and 
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 
-from ..ops.activation import relu as _relu
 from ..ops.normalization import BatchNorm as _BatchNormFn
 from ..tensor import Tensor
 from .module import Module
 from .parameter import Parameter
-
-
-_fuse = True
-
-
-@contextmanager
-def unfused():
-    """Run BatchNorm -> ReLU (-> add) as separate layers inside this block (same values): what
-    a layer-by-layer trace such as a model summary needs to see every layer's own output."""
-    global _fuse
-    old, _fuse = _fuse, False
-    try:
-        yield
-    finally:
-        _fuse = old
-
-
-def fusing() -> bool:
-    """Whether BatchNorm -> ReLU runs as one fused op (see :func:`unfused`)."""
-    return _fuse
 
 
 class _BatchNorm(Module):
@@ -95,14 +72,6 @@ class _BatchNorm(Module):
     def forward(self, x):
         return self._apply(x)
 
-    def forward_relu(self, x, residual=None):
-        """``relu(self(x) + residual)`` (``residual`` optional) as one fused op: what a ResNet
-        block ends with. ``Sequential`` calls it for a BatchNorm directly followed by a ReLU."""
-        if not _fuse:
-            out = self(x)
-            return _relu(out if residual is None else out + residual)
-        return self._apply(x, residual, relu=True)
-
     def _apply(self, x, residual=None, relu=False):
         self._check(x)
         if residual is not None:
@@ -133,3 +102,13 @@ class BatchNorm2d(_BatchNorm):
 
     _ndims = (4,)
     _shapes = "(N, {c}, H, W)"
+
+
+class BatchNormReLU2d(BatchNorm2d):
+    """``relu(BatchNorm2d(x) + residual)`` as ONE layer that you choose explicitly (``residual``
+    optional): the end of a ResNet block in one op, which saves a pass over the activations.
+    Same parameters, buffers and ``state_dict`` keys as ``BatchNorm2d``; nothing swaps it in
+    for you (``Sequential`` runs ``BatchNorm2d`` then ``ReLU`` as the two layers they are)."""
+
+    def forward(self, x, residual=None):
+        return self._apply(x, residual, relu=True)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 
-from .activation import ReLU
-from .batchnorm import _BatchNorm, fusing
 from .module import Module
 
 
@@ -25,16 +23,8 @@ class Sequential(Module):
                 self.add_module(str(i), _check_module(m, "Sequential"))
 
     def forward(self, x):
-        mods = list(self._modules.values())
-        i = 0
-        while i < len(mods):
-            m = mods[i]
-            if i + 1 < len(mods) and type(mods[i + 1]) is ReLU and isinstance(m, _BatchNorm) and fusing():
-                x = m.forward_relu(x)  # BatchNorm -> ReLU as one fused op (same values, fewer passes)
-                i += 2
-            else:
-                x = m(x)
-                i += 1
+        for m in self._modules.values():
+            x = m(x)
         return x
 
     def _index(self, idx: int) -> int:

@@ -12,17 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import conv as _conv
+from ..ops._util import to_tuple as _tuple
 from . import init
 from .module import Module
 from .parameter import Parameter
-
-
-def _tuple(v, n, name, layer):
-    if isinstance(v, (tuple, list)):
-        if len(v) != n:
-            raise ValueError(f"{layer}: {name} must be an int or a {n}-tuple, got {v!r}")
-        return tuple(int(a) for a in v)
-    return (int(v),) * n
 
 
 class _ConvNd(Module):

@@ -3,17 +3,142 @@
 Assigning a ``Parameter`` or a ``Module`` as an attribute registers it, so
 ``parameters()``, ``state_dict()``, ``train()``/``eval()`` and ``zero_grad()`` reach
 every weight of a model without any bookkeeping by the user.
+
+Calling a module runs its hooks around ``forward`` (PyTorch's signatures):
+``register_forward_pre_hook(hook)`` with ``hook(module, args)``,
+``register_forward_hook(hook)`` with ``hook(module, args, output)``,
+``register_full_backward_hook(hook)`` with ``hook(module, grad_input, grad_output)``,
+and the global :func:`register_module_forward_pre_hook` /
+:func:`register_module_forward_hook`, which run for every module. Each returns a
+:class:`RemovableHandle`. Without hooks, ``module(x)`` is ``module.forward(x)``.
 """
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import OrderedDict
 from typing import Iterator
 
 import numpy as np
 
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from .parameter import Parameter
+
+
+# ----- hooks ---------------------------------------------------------------------------------
+_hook_ids = itertools.count()
+_global_forward_pre_hooks: "OrderedDict[int, tuple]" = OrderedDict()
+_global_forward_hooks: "OrderedDict[int, tuple]" = OrderedDict()
+
+
+class RemovableHandle:
+    """What ``register_*_hook`` returns: ``handle.remove()`` unregisters the hook (also as ``with``)."""
+
+    def __init__(self, hooks_dict):
+        self.id = next(_hook_ids)
+        self._hooks = hooks_dict
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def _add_hook(store, entry, prepend: bool) -> RemovableHandle:
+    handle = RemovableHandle(store)
+    store[handle.id] = entry
+    if prepend:
+        store.move_to_end(handle.id, last=False)
+    return handle
+
+
+def register_module_forward_pre_hook(hook) -> RemovableHandle:
+    """``hook(module, args)`` before the ``forward`` of every module (before its own pre-hooks);
+    it may return new ``args``. E.g. to know which module is running."""
+    return _add_hook(_global_forward_pre_hooks, (hook, False), False)
+
+
+def register_module_forward_hook(hook) -> RemovableHandle:
+    """``hook(module, args, output)`` after the ``forward`` of every module (before its own
+    forward hooks); it may return a new output."""
+    return _add_hook(_global_forward_hooks, (hook, False), False)
+
+
+class _BackwardHookFn(Function):
+    """Identity in the forward pass; in the backward pass hands the gradient to ``state``
+    (the bookkeeping of one call of a module with full backward hooks)."""
+
+    @staticmethod
+    def forward(ctx, x, state=None, index=0, is_input=False):
+        ctx.state, ctx.index, ctx.is_input = state, index, is_input
+        return x.view()
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.is_input:
+            return ctx.state.input_grad(ctx.index, grad)
+        ctx.state.output_grad(ctx.index, grad)
+        return grad
+
+
+class _BackwardHookState:
+    """One call of a module with full backward hooks: collects the gradients of its outputs,
+    then of its inputs, and calls ``hook(module, grad_input, grad_output)``."""
+
+    def __init__(self, module, n_inputs):
+        self.module = module
+        self.grad_input = [None] * n_inputs
+        self.waiting = set()  # inputs whose gradient flows through this call
+        self.grad_output = []
+        self.outputs_left = 0
+
+    def wrap_outputs(self, out):
+        """``out`` (a Tensor or a tuple/list of them), its Tensors routed through this state."""
+        single = isinstance(out, Tensor)
+        items = [out] if single else list(out) if isinstance(out, (tuple, list)) else []
+        self.grad_output = [None] * len(items)
+        for i, o in enumerate(items):
+            if isinstance(o, Tensor) and o.requires_grad:
+                self.outputs_left += 1
+                items[i] = _BackwardHookFn.apply(o, self, i)
+        if single:
+            return items[0]
+        return type(out)(items) if items else out
+
+    def output_grad(self, index, grad):
+        self.grad_output[index] = grad
+        self.outputs_left -= 1
+        if not self.waiting and self.outputs_left == 0:  # no input needs a gradient: called with Nones
+            self._call(None)
+
+    def input_grad(self, index, grad):
+        self.grad_input[index] = grad
+        self.waiting.discard(index)
+        if self.waiting:  # the hook runs once, when the last input's gradient is known
+            return grad
+        return self._call(index)
+
+    def _call(self, last):
+        grad_output = tuple(self.grad_output)
+        grad_input = tuple(self.grad_input)
+        for hook in list(self.module._backward_hooks.values()):
+            new = hook(self.module, grad_input, grad_output)
+            if new is not None:
+                new = tuple(new) if isinstance(new, (tuple, list)) else (new,)
+                if len(new) != len(grad_input):
+                    raise RuntimeError(f"{type(self.module).__name__}: backward hook returned {len(new)} gradients "
+                                       f"for {len(grad_input)} inputs")
+                if last is None or sum(g is not None for g in grad_input) > 1:
+                    raise RuntimeError(f"{type(self.module).__name__}: a full backward hook may replace grad_input "
+                                       "only for a module with one input that needs a gradient")
+                grad_input = tuple(None if g is None else np.asarray(getattr(g, "data", g)) for g in new)
+        return None if last is None else grad_input[last]
 
 
 def _shape_str(out) -> str:
@@ -49,6 +174,9 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
 
     # ----- registration ------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -230,7 +358,73 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if (_global_forward_pre_hooks or _global_forward_hooks or d.get("_forward_pre_hooks")
+                or d.get("_forward_hooks") or d.get("_backward_hooks")):
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ----- hooks ------------------------------------------------------------------------
+    def _hook_store(self, name: str) -> OrderedDict:
+        store = self.__dict__.get(name)
+        if store is None:  # a module whose __init__ did not call Module.__init__ (restored objects)
+            store = OrderedDict()
+            object.__setattr__(self, name, store)
+        return store
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args)`` runs before ``forward``; returning a value replaces ``args``
+        (a non-tuple is wrapped in one). With ``with_kwargs=True``: ``hook(module, args, kwargs)``
+        returning ``None`` or ``(args, kwargs)``."""
+        return _add_hook(self._hook_store("_forward_pre_hooks"), (hook, with_kwargs), prepend)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` runs after ``forward``; returning a value replaces
+        the output. With ``with_kwargs=True``: ``hook(module, args, kwargs, output)``."""
+        return _add_hook(self._hook_store("_forward_hooks"), (hook, with_kwargs), prepend)
+
+    def register_full_backward_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` runs once the gradients of this call's
+        inputs are known. ``grad_input`` / ``grad_output`` are tuples of arrays (``None``
+        for an input or output without a gradient), one per positional Tensor argument /
+        per output Tensor. Returning a tuple replaces ``grad_input`` (for a module with one
+        input that needs a gradient)."""
+        store = self._hook_store("_backward_hooks")
+        handle = RemovableHandle(store)
+        store[handle.id] = hook
+        if prepend:
+            store.move_to_end(handle.id, last=False)
+        return handle
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook, with_kwargs in list(_global_forward_pre_hooks.values()) + list(self._hook_store("_forward_pre_hooks").values()):
+            if with_kwargs:
+                new = hook(self, args, kwargs)
+                if new is not None:
+                    args, kwargs = new
+                    args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
+            else:
+                new = hook(self, args)
+                if new is not None:
+                    args = new if isinstance(new, tuple) else (new,)
+        state = None
+        if self._hook_store("_backward_hooks") and is_grad_enabled():
+            slots = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+            state = _BackwardHookState(self, len(slots))
+            args = list(args)
+            for k, i in enumerate(slots):
+                if args[i].requires_grad:
+                    state.waiting.add(k)
+                    args[i] = _BackwardHookFn.apply(args[i], state, k, True)
+            args = tuple(args)
+        out = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(_global_forward_hooks.values()) + list(self._hook_store("_forward_hooks").values()):
+            new = hook(self, args, kwargs, out) if with_kwargs else hook(self, args, out)
+            if new is not None:
+                out = new
+        if state is not None:
+            out = state.wrap_outputs(out)
+        return out
 
     def extra_repr(self) -> str:
         return ""
@@ -279,36 +473,28 @@ class Module:
 
         ``input_shape`` is the full shape of one input batch, e.g. ``(1, 784)`` or
         ``(1, 3, 32, 32)``; when given, a forward pass on zeros (without gradients, in
-        eval mode, training mode restored afterwards) records each layer's output shape.
+        eval mode, training mode restored afterwards) records each layer's output shape
+        with forward hooks (removed afterwards). A layer that is never called shows ``-``.
         Ends with the total, trainable and non-trainable parameter counts.
         """
         from ..autograd import no_grad
-        from .batchnorm import unfused
 
         names = list(self.named_modules())
         shapes: dict[int, str] = {}
         if input_shape is not None:
             modes = {id(m): m.training for _, m in names}
-            patched = []
 
-            def record(m, orig):
-                def forward(*args, **kwargs):
-                    out = orig(*args, **kwargs)
-                    shapes[id(m)] = _shape_str(out)
-                    return out
+            def record(m, args, out):
+                shapes[id(m)] = _shape_str(out)
 
-                return forward
-
-            for _, m in names:
-                object.__setattr__(m, "forward", record(m, m.forward))
-                patched.append(m)
+            handles = [m.register_forward_hook(record) for _, m in names]
             try:
                 self.eval()
-                with no_grad(), unfused():  # every layer runs its own forward, so each is recorded
+                with no_grad():
                     self(Tensor._wrap(np.zeros(tuple(input_shape), dtype=dtype)))
             finally:
-                for m in patched:
-                    object.__delattr__(m, "forward")
+                for h in handles:
+                    h.remove()
                 for _, m in names:
                     object.__setattr__(m, "training", modes[id(m)])
 

@@ -74,3 +74,19 @@ def normalize_axis(axis: int, ndim: int, op: str) -> int | None:
     """One axis as a non-negative int (None for a 0-d tensor)."""
     axes = normalize_axes(int(axis), ndim, op)
     return None if axes is None else axes[0]
+
+
+def to_tuple(value, n: int, name: str, op: str) -> tuple:
+    """An int-or-tuple argument (kernel size, stride, padding, dilation, ...) as a tuple of ``n``
+    ints: ``3 -> (3, 3)``, ``(1, 2) -> (1, 2)``; a sequence of another length, or a value
+    that is not an integer, raises an error naming the op and the argument."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ValueError(f"{op}: {name} must be an int or a {n}-tuple of ints, got {value!r}")
+        items = value
+    else:
+        items = (value,) * n
+    try:
+        return tuple(operator.index(v) for v in items)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int or a {n}-tuple of ints, got {value!r}") from None

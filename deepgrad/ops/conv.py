@@ -14,62 +14,32 @@ convolutions whose output is about as large as the input ("same" padding), ``dx`
 instead the "full" correlation of ``dout`` with the flipped kernel, computed like a
 forward pass (im2col + GEMM): no scatter-add, measured ~1.3x faster for ResNet's 3x3 convs.
 
-Why the batch is innermost inside: the speed of im2col/col2im is decided by how
-long the contiguous runs of memory they copy are. Internally the activations are
-laid out ``(C, H, W, N)`` (batch innermost), so every copied run is at least N
-elements long (``Wo * N`` at stride 1), instead of ``Wo`` elements in NCHW. The
-outputs are returned as NCHW-*shaped* views of that buffer (a free transpose), and
-elementwise NumPy ops (bias, ReLU, BatchNorm) keep that memory order, so the next
-convolution or pooling op finds its input already batch-innermost and does not copy
-it. Values are identical either way; only the strides differ.
-
-Memory is bounded: an im2col matrix larger than ``IM2COL_BUDGET_BYTES`` (4 MiB) is
-built and consumed in chunks of output rows (``IM2COL_CHUNK_BYTES``, 512 KiB) and is
-recomputed in the backward pass instead of being kept.
+The memory machinery lives in :mod:`deepgrad.ops.im2col`: the batch-innermost
+``(C, H, W, N)`` layout the ops work in (outputs are NCHW-*shaped* views of it), the
+cache of recycled buffers, and im2col/col2im. Memory is bounded: an im2col matrix larger
+than ``IM2COL_BUDGET_BYTES`` (4 MiB) is built and consumed in chunks of output rows
+(``IM2COL_CHUNK_BYTES``, sized for BLAS's thread count), into one reused buffer, and is recomputed in the
+backward pass instead of being kept.
 
 ``conv_transpose2d`` is the backward-data pass of ``conv2d`` run forward
 (col2im of ``W.T @ x``), and its own backward is an ordinary convolution.
 """
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
+
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
+from ._util import to_tuple
+from .im2col import (
+    Geometry, Lease, chwn, chwn_padded, col2im_add, fits_budget, give, im2col, keep_or_give, nchw, row_chunk, take, unpad, window,
+    windows,
+)
 
-#: im2col matrices up to this size (bytes) are built whole and kept for the backward pass.
-IM2COL_BUDGET_BYTES = 4 * 2**20
-#: Bigger ones are built and consumed in chunks of output rows of about this size (at
-#: least one row) and rebuilt in backward: memory stays bounded, and it is faster too,
-#: since each GEMM reads a matrix that was just written and is still in cache (measured
-#: on a 32->32 3x3 conv at 28x28, batch 64, one-row (2 MB) chunks ~1.2x faster than one
-#: 58 MB matrix; LeNet's first conv (a 5 MB matrix) ~2x faster forward in 512 KiB chunks).
-IM2COL_CHUNK_BYTES = 2**19
-
-_Geom = namedtuple("_Geom", "kh kw sh sw dh dw Ho Wo")
 
 
 # ----- argument handling ------------------------------------------------------------------
-def _pair(v, name: str, op: str) -> tuple:
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
-        out = (int(v[0]), int(v[1]))
-    else:
-        out = (int(v), int(v))
-    return out
-
-
-def _single(v, name: str, op: str) -> int:
-    if isinstance(v, (tuple, list)):
-        if len(v) != 1:
-            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}")
-        v = v[0]
-    return int(v)
-
-
 def _resolve_padding(padding, kernel, dilation, stride, op: str):
     """Padding as ((top, bottom), (left, right)); accepts int, pair, 'same', 'valid'."""
     if isinstance(padding, str):
@@ -84,7 +54,7 @@ def _resolve_padding(padding, kernel, dilation, stride, op: str):
                 out.append((total // 2, total - total // 2))  # extra row/column at the end, like PyTorch
             return tuple(out)
         raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
-    ph, pw = _pair(padding, "padding", op)
+    ph, pw = to_tuple(padding, 2, "padding", op)
     if ph < 0 or pw < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {padding!r}")
     return (ph, ph), (pw, pw)
@@ -96,147 +66,15 @@ def _check_positive(op, **vals):
             raise ValueError(f"{op}: {name} must be positive, got {v}")
 
 
-# ----- layout helpers ------------------------------------------------------------------------
-def _chwn_padded(x: np.ndarray, pads, fill=0.0) -> np.ndarray:
-    """NCHW (any strides) -> contiguous padded (C, H+pt+pb, W+pl+pr, N) in one copy."""
-    (pt, pb), (pl, pr) = pads
-    chwn = x.transpose(1, 2, 3, 0)
-    if pt == pb == pl == pr == 0:
-        return np.ascontiguousarray(chwn)
-    N, C, H, W = x.shape
-    out = _take((C, H + pt + pb, W + pl + pr, N), x.dtype)  # a recycled buffer (see _take); callers may _give it back
-    if fill == 0.0:
-        # zero only the border: the interior is overwritten just below
-        out[:, :pt] = 0
-        out[:, pt + H :] = 0
-        out[:, pt : pt + H, :pl] = 0
-        out[:, pt : pt + H, pl + W :] = 0
-    else:
-        out.fill(fill)
-    out[:, pt : pt + H, pl : pl + W] = chwn
-    return out
-
-
-def _chwn(x: np.ndarray) -> np.ndarray:
-    """NCHW-shaped array -> contiguous (C, H, W, N); free when x came from a conv/pool here."""
-    return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
-
-
-def _nchw(x: np.ndarray) -> np.ndarray:
-    """(C, H, W, N) buffer -> NCHW-shaped view (no copy)."""
-    return x.transpose(3, 0, 1, 2)
-
-
-def _unpad(dxp: np.ndarray, pads, x_shape) -> np.ndarray:
-    """The gradient of a padded (C, Hp, Wp, N) buffer -> the NCHW view of its unpadded interior."""
-    (pt, _), (pl, _) = pads
-    H, W = x_shape[2:]
-    return _nchw(dxp[:, pt : pt + H, pl : pl + W])
-
-
-# ----- a small cache of im2col buffers ------------------------------------------------------------------
-# im2col matrices are big (megabytes) and short-lived (built in forward, dropped after
-# backward). Fresh allocations of that size come straight from the OS and pay a page
-# fault per 4 KiB on first touch, which measured ~half a LeNet step. The buffers this
-# module owns (never handed to callers) are therefore recycled through this cache.
-_cache: dict = {}
-_CACHE_PER_KEY = 4
-
-
-def _take(shape, dtype) -> np.ndarray:
-    lst = _cache.get((shape, np.dtype(dtype)))
-    return lst.pop() if lst else np.empty(shape, dtype=dtype)
-
-
-def _give(arr) -> None:
-    if arr is None or arr.base is not None or not arr.flags.c_contiguous:
-        return
-    lst = _cache.setdefault((arr.shape, arr.dtype), [])
-    if len(lst) < _CACHE_PER_KEY:
-        lst.append(arr)
-
-
-class _Lease:
-    """Holds a cached buffer saved for backward; returns it to the cache when the
-    graph drops it (after backward, or when the graph is discarded unused)."""
-
-    __slots__ = ("arr",)
-
-    def __init__(self, arr):
-        self.arr = arr
-
-    def __del__(self):
-        try:
-            _give(self.arr)
-        except Exception:  # interpreter shutdown: module globals may already be gone
-            pass
-
-
-def _keep_or_give(buf, keep: bool):
-    """A recycled buffer the backward needs (``keep``): a :class:`_Lease` on it; else it goes
-    straight back to the cache and ``None`` is returned."""
-    if keep:
-        return _Lease(buf)
-    _give(buf)
-    return None
-
-
-def clear_cache() -> None:
-    """Drop the recycled im2col buffers (frees their memory)."""
-    _cache.clear()
-
-
-def _row_chunk(bytes_per_row: int, Ho: int) -> int:
-    """Output rows per im2col chunk: all of them when the whole matrix fits the budget."""
-    if bytes_per_row * Ho <= IM2COL_BUDGET_BYTES:
-        return Ho
-    return max(1, min(Ho, min(IM2COL_CHUNK_BYTES, IM2COL_BUDGET_BYTES) // max(1, bytes_per_row)))
-
-
-# ----- im2col / col2im on (C, H, W, N) ----------------------------------------------------------
-def _im2col(xp: np.ndarray, g: _Geom, i0: int, i1: int) -> np.ndarray:
-    """Receptive fields of output rows [i0, i1) as a (C*kh*kw, (i1-i0)*Wo*N) matrix (one copy)."""
-    C, _, _, N = xp.shape
-    s0, s1, s2, s3 = xp.strides
-    base = xp[:, i0 * g.sh :]
-    view = as_strided(
-        base,
-        shape=(C, g.kh, g.kw, i1 - i0, g.Wo, N),
-        strides=(s0, g.dh * s1, g.dw * s2, g.sh * s1, g.sw * s2, s3),
-        writeable=False,
-    )
-    cols = _take((C * g.kh * g.kw, (i1 - i0) * g.Wo * N), xp.dtype)
-    np.copyto(cols.reshape(view.shape), view)
-    return cols
-
-
-def _window(xp, ki, kj, dil, stride, Ho, Wo):
-    """The (C, Ho, Wo, N) strided view of ``xp`` that kernel tap (ki, kj) reads for every output
-    pixel (dilation ``dil``, ``stride``): shared by col2im, depthwise conv and pooling."""
-    r0, c0 = ki * dil[0], kj * dil[1]
-    return xp[:, r0 : r0 + stride[0] * (Ho - 1) + 1 : stride[0], c0 : c0 + stride[1] * (Wo - 1) + 1 : stride[1]]
-
-
-def _col2im_add(dxp: np.ndarray, dcols: np.ndarray, g: _Geom, i0: int, i1: int) -> None:
-    """Add each column of ``dcols`` ((C*kh*kw, rows*Wo*N)) back onto the input it was copied from."""
-    C, _, _, N = dxp.shape
-    rows = i1 - i0
-    d6 = dcols.reshape(C, g.kh, g.kw, rows, g.Wo, N)
-    rows_from = dxp[:, i0 * g.sh :]
-    for ki in range(g.kh):
-        for kj in range(g.kw):
-            _window(rows_from, ki, kj, (g.dh, g.dw), (g.sh, g.sw), rows, g.Wo)[...] += d6[:, ki, kj]
-
-
 # ----- the correlation core: out[co] = sum_c W[co, c] * x[c] over the kernel window -------------
-def _gemm(w3: np.ndarray, m3: np.ndarray) -> np.ndarray:
+def gemm(w3: np.ndarray, m3: np.ndarray) -> np.ndarray:
     """Per-group product (g, a, k) @ (g, k, L) -> (g, a, L); a plain 2-D GEMM when g == 1."""
     if w3.shape[0] == 1:
         return (w3[0] @ m3[0])[None]
     return np.matmul(w3, m3)
 
 
-def _gemm_into(w3: np.ndarray, m3: np.ndarray, out: np.ndarray) -> np.ndarray:
+def gemm_into(w3: np.ndarray, m3: np.ndarray, out: np.ndarray) -> np.ndarray:
     if w3.shape[0] == 1:
         np.matmul(w3[0], m3[0], out=out[0])
     else:
@@ -244,33 +82,38 @@ def _gemm_into(w3: np.ndarray, m3: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _corr_forward(xp: np.ndarray, w3: np.ndarray, g: _Geom, keep_cols: bool):
+def corr_forward(xp: np.ndarray, w3: np.ndarray, g: Geometry, keep_cols: bool, chunk: int | None = None):
     """xp (C, Hp, Wp, N), w3 (groups, Cout/groups, C/groups*kh*kw) -> out (Cout, Ho, Wo, N).
 
     Returns ``(out, cols)``; ``cols`` is the whole im2col matrix when it fit in the
-    budget and ``keep_cols`` is set, else None (the backward recomputes it).
+    budget and ``keep_cols`` is set, else None (the backward recomputes it). ``chunk``
+    overrides the chunk size in bytes.
     """
     C, _, _, N = xp.shape
     G, Og, K = w3.shape
+    row_bytes = C * g.kh * g.kw * g.Wo * N * xp.itemsize
+    rows = row_chunk(row_bytes, g.Ho, chunk)
+    win = windows(xp, g)
+    if rows >= g.Ho:  # one GEMM over the whole matrix
+        cols = im2col(win, 0, g.Ho)
+        out = gemm(w3, cols.reshape(G, K, -1)).reshape(G * Og, g.Ho, g.Wo, N)
+        if keep_cols and fits_budget(row_bytes, g.Ho):
+            return out, cols
+        give(cols)
+        return out, None
     out = np.empty((G * Og, g.Ho, g.Wo, N), dtype=np.result_type(xp.dtype, w3.dtype))
-    rows = _row_chunk(C * g.kh * g.kw * g.Wo * N * xp.itemsize, g.Ho)
-    kept = None
+    buf = take((C * g.kh * g.kw, rows * g.Wo * N), xp.dtype)  # one buffer for every chunk
     for i0 in range(0, g.Ho, rows):
         i1 = min(g.Ho, i0 + rows)
-        cols = _im2col(xp, g, i0, i1)
-        if rows >= g.Ho:
-            out = _gemm(w3, cols.reshape(G, K, -1)).reshape(G * Og, g.Ho, g.Wo, N)
-            if keep_cols:
-                kept = cols
-        else:  # the GEMM writes straight into its rows of the output (a strided view, no copy)
-            _gemm_into(w3, cols.reshape(G, K, -1), out[:, i0:i1].reshape(G, Og, -1))
-        if kept is None:
-            _give(cols)
-    return out, kept
+        cols = im2col(win, i0, i1, out=buf)
+        # the GEMM writes straight into its rows of the output (a strided view, no copy)
+        gemm_into(w3, cols.reshape(G, K, -1), out[:, i0:i1].reshape(G, Og, -1))
+    give(buf)
+    return out, None
 
 
-def _corr_backward(xp, cols, xp_shape, gout: np.ndarray, w3: np.ndarray, g: _Geom, need_x: bool, need_w: bool):
-    """Gradients of ``_corr_forward``: ``(dxp (C, Hp, Wp, N) or None, dw3 or None)``.
+def corr_backward(xp, cols, xp_shape, gout: np.ndarray, w3: np.ndarray, g: Geometry, need_x: bool, need_w: bool):
+    """Gradients of ``corr_forward``: ``(dxp (C, Hp, Wp, N) or None, dw3 or None)``.
 
     ``gout`` is (Cout, Ho, Wo, N) contiguous; ``cols`` the kept im2col matrix or None
     (then it is rebuilt from ``xp`` chunk by chunk).
@@ -279,27 +122,33 @@ def _corr_backward(xp, cols, xp_shape, gout: np.ndarray, w3: np.ndarray, g: _Geo
     G, Og, K = w3.shape
     dxp = np.zeros(xp_shape, dtype=gout.dtype) if need_x else None
     dw3 = None
-    rows = g.Ho if cols is not None else _row_chunk(C * g.kh * g.kw * g.Wo * N * gout.itemsize, g.Ho)
+    rows = g.Ho if cols is not None else row_chunk(C * g.kh * g.kw * g.Wo * N * gout.itemsize, g.Ho)
     wt = w3.transpose(0, 2, 1) if need_x else None
+    rebuild = need_w and cols is None
+    win = windows(xp, g) if rebuild else None
+    buf = take((C * g.kh * g.kw, rows * g.Wo * N), xp.dtype) if rebuild else None
+    dbuf = take((G, K, rows * g.Wo * N), gout.dtype) if need_x else None
     for i0 in range(0, g.Ho, rows):
         i1 = min(g.Ho, i0 + rows)
         g3 = gout[:, i0:i1].reshape(G, Og, -1)
         if need_w:
-            c = cols if cols is not None else _im2col(xp, g, i0, i1)
-            c3 = c.reshape(G, K, -1)
+            c = cols if cols is not None else im2col(win, i0, i1, out=buf)
             # dW^T = cols @ dout^T: measured ~1.4x faster in OpenBLAS than dout @ cols^T
-            part = _gemm(c3, g3.transpose(0, 2, 1))
-            dw3 = part if dw3 is None else dw3 + part
-            if cols is None:
-                _give(c)
+            part = gemm(c.reshape(G, K, -1), g3.transpose(0, 2, 1))
+            if dw3 is None:
+                dw3 = part
+            else:
+                dw3 += part
         if need_x:
-            dcols = _gemm_into(wt, g3, _take((G, K, g3.shape[2]), gout.dtype))
-            _col2im_add(dxp, dcols.reshape(G * K, -1), g, i0, i1)
-            _give(dcols)
+            L = g3.shape[2]
+            dcols = gemm_into(wt, g3, dbuf.reshape(-1)[: G * K * L].reshape(G, K, L))
+            col2im_add(dxp, dcols.reshape(G * K, -1), g, i0, i1)
+    give(buf)
+    give(dbuf)
     return dxp, (None if dw3 is None else dw3.transpose(0, 2, 1))
 
 
-def _direct_input_grad_ok(g: _Geom, pads, x_shape) -> bool:
+def direct_input_grad_ok(g: Geometry, pads, x_shape) -> bool:
     """Use the "full correlation" form of dx: stride 1, padding within the kernel's reach, and
     an output about as large as the input (it does H*W/(Ho*Wo) times the col2im path's FLOPs)."""
     (pt, pb), (pl, pr) = pads
@@ -308,7 +157,7 @@ def _direct_input_grad_ok(g: _Geom, pads, x_shape) -> bool:
             and H * W <= 1.25 * g.Ho * g.Wo)
 
 
-def _input_grad_direct(gout: np.ndarray, w3: np.ndarray, g: _Geom, pads, x_shape) -> np.ndarray:
+def input_grad_direct(gout: np.ndarray, w3: np.ndarray, g: Geometry, pads, x_shape) -> np.ndarray:
     """dx (C, H, W, N) of a stride-1 convolution as a forward pass: the "full" correlation of
     dout (Cout, Ho', Wo', N) with the flipped kernel, channels swapped within each group.
 
@@ -322,11 +171,11 @@ def _input_grad_direct(gout: np.ndarray, w3: np.ndarray, g: _Geom, pads, x_shape
     Cout, Hg, Wg, _ = gout.shape
     top, left = ext_h - pt, ext_w - pl
     bottom, right = H + pt - Hg, W + pl - Wg
-    gp = _chwn_padded(_nchw(gout), ((top, bottom), (left, right)))
+    gp = chwn_padded(nchw(gout), ((top, bottom), (left, right)))
     wf = w3.reshape(G, Og, C // G, g.kh, g.kw)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-    out, _ = _corr_forward(gp, np.ascontiguousarray(wf).reshape(G, C // G, -1),
-                           _Geom(g.kh, g.kw, 1, 1, g.dh, g.dw, H, W), keep_cols=False)
-    _give(gp)
+    out, _ = corr_forward(gp, np.ascontiguousarray(wf).reshape(G, C // G, -1),
+                           Geometry(g.kh, g.kw, 1, 1, g.dh, g.dw, H, W), keep_cols=False)
+    give(gp)
     return out
 
 
@@ -335,23 +184,28 @@ def _input_grad_direct(gout: np.ndarray, w3: np.ndarray, g: _Geom, pads, x_shape
 # each of the kh*kw taps is one vectorized multiply-add over a shifted view of the input:
 #     out[c] = sum_{ki, kj} W[c, ki, kj] * x_pad[c, i*sh + ki*dh, j*sw + kj*dw, n]
 # Measured on MobileNet-sized layers (96 channels at 14x14, 192 at 7x7, batch 64): the
-# forward pass is still ~2x faster as im2col + batched GEMM, but the backward pass is ~1.8x
-# faster per tap (dW as kh*kw reductions, dx as kh*kw strided adds) than through im2col,
-# GEMMs and col2im; Conv2d uses the GEMM forward and this backward. Work is done in blocks of
-# channels (DEPTHWISE_BLOCK_BYTES) so that the temporaries stay in cache.
+# backward pass is ~1.8x faster per tap (dW as kh*kw reductions, dx as kh*kw strided adds)
+# than through im2col, GEMMs and col2im. The forward pass at stride 1 is one einsum over an
+# overlapping view of the padded input (no copy; see _depthwise_forward_s1), measured ~2x
+# faster than im2col + batched GEMM, which strided depthwise convs still use. Work is done in
+# blocks of channels (DEPTHWISE_BLOCK_BYTES) so that the temporaries stay in cache.
 DEPTHWISE_BLOCK_BYTES = 2**18
+#: Channel blocks of the stride-1 depthwise forward (its einsum measured fastest from ~1 MiB up).
+DEPTHWISE_S1_BLOCK_BYTES = 2**22
+#: The im2col chunk of a strided depthwise forward pass, whatever the BLAS thread count.
+DEPTHWISE_CHUNK_BYTES = 2**19
 
 
 def _is_depthwise(groups: int, x_shape, w_shape) -> bool:
     return groups > 1 and groups == x_shape[1] == w_shape[0]
 
 
-def _taps(xp: np.ndarray, g: _Geom):
+def _taps(xp: np.ndarray, g: Geometry):
     """``(ki, kj, view)`` for each kernel tap: ``view`` (C, Ho, Wo, N) holds, for every output
     pixel, the input pixel that tap multiplies."""
     for ki in range(g.kh):
         for kj in range(g.kw):
-            yield ki, kj, _window(xp, ki, kj, (g.dh, g.dw), (g.sh, g.sw), g.Ho, g.Wo)
+            yield ki, kj, window(xp, ki, kj, (g.dh, g.dw), (g.sh, g.sw), g.Ho, g.Wo)
 
 
 def _channel_blocks(C: int, per_channel_bytes: int):
@@ -359,7 +213,7 @@ def _channel_blocks(C: int, per_channel_bytes: int):
     return [slice(c0, min(C, c0 + step)) for c0 in range(0, C, step)]
 
 
-def _depthwise_forward(xp: np.ndarray, w: np.ndarray, g: _Geom) -> np.ndarray:
+def _depthwise_forward(xp: np.ndarray, w: np.ndarray, g: Geometry) -> np.ndarray:
     """xp (C, Hp, Wp, N), w (C, kh, kw) -> out (C, Ho, Wo, N)."""
     C, _, _, N = xp.shape
     dtype = np.result_type(xp.dtype, w.dtype)
@@ -375,7 +229,29 @@ def _depthwise_forward(xp: np.ndarray, w: np.ndarray, g: _Geom) -> np.ndarray:
     return out
 
 
-def _depthwise_backward(xp, xp_shape, gout: np.ndarray, w: np.ndarray, g: _Geom, need_x: bool, need_w: bool):
+def _depthwise_forward_s1(xp: np.ndarray, w: np.ndarray, g: Geometry) -> np.ndarray:
+    """Stride 1: xp (C, Hp, Wp, N) contiguous, w (C, kh, kw) -> out (C, Ho, Wo, N) without any copy
+    of the input. Computed on the padded width (outputs for all Wp columns, the last Wp - Wo
+    dropped at the end), every tap's view of a channel is ONE run of its flat buffer, shifted by
+    ``ki*dh*Wp*N + kj*dw*N``: the taps form a (kh, kw, L) overlapping strided view and the conv is
+    one ``einsum`` per block of channels (sized to stay in cache)."""
+    C, Hp, Wp, N = xp.shape
+    dtype = np.result_type(xp.dtype, w.dtype)
+    row = Wp * N
+    L = (g.Ho - 1) * row + g.Wo * N  # from the first output to the last valid one
+    out = np.empty((C, g.Ho, Wp, N), dtype=dtype)
+    flat = xp.reshape(C, -1)
+    isz = flat.itemsize
+    w = w.astype(dtype, copy=False)
+    step = max(1, DEPTHWISE_S1_BLOCK_BYTES // (Hp * row * isz))
+    for cb in (slice(c0, min(C, c0 + step)) for c0 in range(0, C, step)):
+        taps = as_strided(flat[cb], shape=(cb.stop - cb.start, g.kh, g.kw, L),
+                          strides=(flat.strides[0], g.dh * row * isz, g.dw * N * isz, isz), writeable=False)
+        np.einsum("cij,cijl->cl", w[cb], taps, out=out[cb].reshape(cb.stop - cb.start, -1)[:, :L])
+    return np.ascontiguousarray(out[:, :, : g.Wo])
+
+
+def _depthwise_backward(xp, xp_shape, gout: np.ndarray, w: np.ndarray, g: Geometry, need_x: bool, need_w: bool):
     """Gradients of :func:`_depthwise_forward`: ``(dxp (C, Hp, Wp, N) or None, dw (C, kh, kw) or None)``:
     ``dw[c, ki, kj] = sum(gout[c] * tap(ki, kj)[c])`` and each tap adds ``w[c, ki, kj] * gout[c]`` back
     onto the input pixels it read."""
@@ -406,7 +282,7 @@ def _out_size(size, pad, k, d, s, op, what):
     return o
 
 
-def _check_float(x, weight, op):
+def check_float(x, weight, op):
     if x.dtype.kind != "f" or weight.dtype.kind != "f":
         raise TypeError(
             f"{op}: input and weight must be floating point, got {x.dtype} input of shape {x.shape} and "
@@ -414,7 +290,7 @@ def _check_float(x, weight, op):
         )
 
 
-def _geometry(x_shape, w_shape, stride, padding, dilation, groups, op):
+def geometry(x_shape, w_shape, stride, padding, dilation, groups, op):
     if len(x_shape) != 4:
         raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got shape {tuple(x_shape)}")
     if len(w_shape) != 4:
@@ -432,7 +308,7 @@ def _geometry(x_shape, w_shape, stride, padding, dilation, groups, op):
     pads = _resolve_padding(padding, (kh, kw), dilation, stride, op)
     Ho = _out_size(H, sum(pads[0]), kh, dilation[0], stride[0], op, "height")
     Wo = _out_size(W, sum(pads[1]), kw, dilation[1], stride[1], op, "width")
-    return pads, _Geom(kh, kw, stride[0], stride[1], dilation[0], dilation[1], Ho, Wo)
+    return pads, Geometry(kh, kw, stride[0], stride[1], dilation[0], dilation[1], Ho, Wo)
 
 
 # ----- conv2d --------------------------------------------------------------------------------------
@@ -445,11 +321,11 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
-        _check_float(x, weight, "conv2d")
-        pads, g = _geometry(x.shape, weight.shape, stride, padding, dilation, groups, "conv2d")
+        check_float(x, weight, "conv2d")
+        pads, g = geometry(x.shape, weight.shape, stride, padding, dilation, groups, "conv2d")
         if bias is not None and bias.shape != (weight.shape[0],):
             raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-        xp = _chwn_padded(x, pads)
+        xp = chwn_padded(x, pads)
         w3 = weight.reshape(groups, weight.shape[0] // groups, -1)
         need_w = ctx.needs_input_grad[1]
         ctx.g, ctx.pads, ctx.x_shape, ctx.xp_shape = g, pads, x.shape, xp.shape
@@ -457,30 +333,34 @@ class Conv2d(Function):
         # depthwise: the forward is the batched GEMM (measured ~2x faster), the backward goes per tap
         # (~1.8x faster) and needs xp, not the im2col matrix
         ctx.depthwise = _is_depthwise(groups, x.shape, weight.shape)
-        out, cols = _corr_forward(xp, w3, g, keep_cols=need_w and not ctx.depthwise)
+        if ctx.depthwise and g.sh == g.sw == 1 and xp.flags.c_contiguous:
+            out, cols = _depthwise_forward_s1(xp, w3.reshape(-1, g.kh, g.kw), g), None
+        else:  # (a depthwise conv's per-channel GEMMs are tiny and never threaded: small chunks suit it)
+            out, cols = corr_forward(xp, w3, g, keep_cols=need_w and not ctx.depthwise,
+                                     chunk=DEPTHWISE_CHUNK_BYTES if ctx.depthwise else None)
         if bias is not None:
             out += bias.reshape(-1, 1, 1, 1)
-        ctx.cols = None if cols is None else _Lease(cols)
-        ctx.xp = _keep_or_give(xp, need_w and cols is None)  # the backward rebuilds im2col from xp
-        return _nchw(out)
+        ctx.cols = None if cols is None else Lease(cols)
+        ctx.xp = keep_or_give(xp, need_w and cols is None)  # the backward rebuilds im2col from xp
+        return nchw(out)
 
     @staticmethod
     def backward(ctx, grad):
         nx, nw, nb = ctx.needs_input_grad[:3]
-        gout = _chwn(grad)
+        gout = chwn(grad)
         xp = None if ctx.xp is None else ctx.xp.arr
         direct = False
         if ctx.depthwise:
             dxp, dw = _depthwise_backward(xp, ctx.xp_shape, gout, ctx.w3.reshape(-1, ctx.g.kh, ctx.g.kw), ctx.g, nx, nw)
         else:
             cols = None if ctx.cols is None else ctx.cols.arr
-            direct = nx and _direct_input_grad_ok(ctx.g, ctx.pads, ctx.x_shape)
-            dxp, dw = _corr_backward(xp, cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx and not direct, nw)
+            direct = nx and direct_input_grad_ok(ctx.g, ctx.pads, ctx.x_shape)
+            dxp, dw = corr_backward(xp, cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx and not direct, nw)
         dx = None
         if direct:
-            dx = _nchw(_input_grad_direct(gout, ctx.w3, ctx.g, ctx.pads, ctx.x_shape))
+            dx = nchw(input_grad_direct(gout, ctx.w3, ctx.g, ctx.pads, ctx.x_shape))
         elif nx:
-            dx = _unpad(dxp, ctx.pads, ctx.x_shape)
+            dx = unpad(dxp, ctx.pads, ctx.x_shape)
         dw = None if dw is None else dw.reshape(ctx.w_shape)
         db = gout.reshape(gout.shape[0], -1).sum(axis=1) if nb else None
         return dx, dw, db, None, None, None, None
@@ -493,7 +373,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     ``groups=C`` with ``C_out = k*C`` is a depthwise convolution.
     """
     return Conv2d.apply(
-        input, weight, bias, _pair(stride, "stride", "conv2d"), padding, _pair(dilation, "dilation", "conv2d"), int(groups)
+        input, weight, bias, to_tuple(stride, 2, "stride", "conv2d"), padding, to_tuple(dilation, 2, "dilation", "conv2d"), int(groups)
     )
 
 
@@ -524,9 +404,9 @@ class Conv1d(Function):
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution (PyTorch's ``F.conv1d``): input (N, C, L), weight (C_out, C/groups, k)."""
     if not isinstance(padding, str):
-        padding = _single(padding, "padding", "conv1d")
+        padding = to_tuple(padding, 1, "padding", "conv1d")[0]
     return Conv1d.apply(
-        input, weight, bias, _single(stride, "stride", "conv1d"), padding, _single(dilation, "dilation", "conv1d"), int(groups)
+        input, weight, bias, to_tuple(stride, 1, "stride", "conv1d")[0], padding, to_tuple(dilation, 1, "dilation", "conv1d")[0], int(groups)
     )
 
 
@@ -541,7 +421,7 @@ class ConvTranspose2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, output_padding, dilation, groups):
         op = "conv_transpose2d"
-        _check_float(x, weight, op)
+        check_float(x, weight, op)
         if x.ndim != 4 or weight.ndim != 4:
             raise ValueError(f"{op}: expected 4-D input and weight, got shapes {x.shape} and {weight.shape}")
         N, Cin, H, W = x.shape
@@ -562,31 +442,31 @@ class ConvTranspose2d(Function):
         if bias is not None and bias.shape != (Cout,):
             raise ValueError(f"{op}: bias must have shape ({Cout},), got {bias.shape}")
         # As a convolution: input y (N, Cout, Ho, Wo) padded by p, output x, weight (Cin, Cout/g, kh, kw).
-        g = _Geom(kh, kw, stride[0], stride[1], dilation[0], dilation[1], H, W)
+        g = Geometry(kh, kw, stride[0], stride[1], dilation[0], dilation[1], H, W)
         yp_shape = (Cout, Ho + 2 * ph, Wo + 2 * pw, N)
         w3 = weight.reshape(groups, Cin // groups, -1)
-        xc = _chwn(x)
-        dyp, _ = _corr_backward(None, None, yp_shape, xc, w3, g, True, False)
+        xc = chwn(x)
+        dyp, _ = corr_backward(None, None, yp_shape, xc, w3, g, True, False)
         out = dyp[:, ph : ph + Ho, pw : pw + Wo]
         if bias is not None:
             out += bias.reshape(-1, 1, 1, 1)
         ctx.g, ctx.w3, ctx.w_shape, ctx.pads = g, w3, weight.shape, ((ph, ph), (pw, pw))
         ctx.xc = xc if ctx.needs_input_grad[1] else None
-        return _nchw(out)
+        return nchw(out)
 
     @staticmethod
     def backward(ctx, grad):
         nx, nw, nb = ctx.needs_input_grad[:3]
-        gp = _chwn_padded(grad, ctx.pads)
+        gp = chwn_padded(grad, ctx.pads)
         dx = dw = db = None
-        out, cols = _corr_forward(gp, ctx.w3, ctx.g, keep_cols=nw)
+        out, cols = corr_forward(gp, ctx.w3, ctx.g, keep_cols=nw)
         if nx:
-            dx = _nchw(out)
+            dx = nchw(out)
         if nw:
-            _, dw3 = _corr_backward(gp, cols, gp.shape, ctx.xc, ctx.w3, ctx.g, False, True)
+            _, dw3 = corr_backward(gp, cols, gp.shape, ctx.xc, ctx.w3, ctx.g, False, True)
             dw = dw3.reshape(ctx.w_shape)
-        _give(cols)
-        _give(gp)
+        give(cols)
+        give(gp)
         if nb:
             db = grad.sum(axis=(0, 2, 3))
         return dx, dw, db, None, None, None, None, None
@@ -597,6 +477,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     ``groups`` before ``dilation``). input (N, C_in, H, W), weight (C_in, C_out/groups, kh, kw)."""
     op = "conv_transpose2d"
     return ConvTranspose2d.apply(
-        input, weight, bias, _pair(stride, "stride", op), _pair(padding, "padding", op),
-        _pair(output_padding, "output_padding", op), _pair(dilation, "dilation", op), int(groups),
+        input, weight, bias, to_tuple(stride, 2, "stride", op), to_tuple(padding, 2, "padding", op),
+        to_tuple(output_padding, 2, "output_padding", op), to_tuple(dilation, 2, "dilation", op), int(groups),
     )

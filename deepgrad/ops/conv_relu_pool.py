@@ -23,8 +23,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
-from .conv import _chwn, _chwn_padded, _gemm, _geometry, _give, _Lease, _nchw, _pair, _take
-from . import conv as _conv
+from ._util import to_tuple
+from .conv import check_float, corr_backward, direct_input_grad_ok, gemm, geometry, input_grad_direct
+from .im2col import Lease, chwn, chwn_padded, fits_budget, give, keep_or_give, nchw, row_chunk, take, unpad
 from .pool import first_max_hits
 
 
@@ -39,7 +40,7 @@ def _im2col_pooled(xp, g, p, Hq, Wq, q0, q1):
         strides=(s0, g.dh * s1, g.dw * s2, g.sh * s1, g.sw * s2, p * g.sh * s1, p * g.sw * s2, s3),
         writeable=False,
     )
-    cols = _take((C * g.kh * g.kw, p * p * (q1 - q0) * Wq * N), xp.dtype)
+    cols = take((C * g.kh * g.kw, p * p * (q1 - q0) * Wq * N), xp.dtype)
     np.copyto(cols.reshape(shape), view)
     return cols
 
@@ -50,12 +51,12 @@ class Conv2dReLUMaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups, p):
-        _conv._check_float(x, weight, "conv2d_relu_max_pool2d")
-        pads, g = _geometry(x.shape, weight.shape, stride, padding, dilation, groups, "conv2d_relu_max_pool2d")
+        check_float(x, weight, "conv2d_relu_max_pool2d")
+        pads, g = geometry(x.shape, weight.shape, stride, padding, dilation, groups, "conv2d_relu_max_pool2d")
         Hq, Wq = g.Ho // p, g.Wo // p
         if Hq < 1 or Wq < 1:
             raise ValueError(f"conv2d_relu_max_pool2d: conv output {g.Ho}x{g.Wo} is smaller than the pooling window {p}")
-        xp = _chwn_padded(x, pads)
+        xp = chwn_padded(x, pads)
         C, _, _, N = xp.shape
         Cout = weight.shape[0]
         G, Og = groups, Cout // groups
@@ -64,21 +65,21 @@ class Conv2dReLUMaxPool2d(Function):
         Lq = Hq * Wq * N
         res = np.empty((Cout, p * p, Hq, Wq, N), dtype=np.result_type(x.dtype, weight.dtype))
         row_bytes = C * g.kh * g.kw * p * p * Wq * N * x.itemsize
-        rows = _conv._row_chunk(row_bytes, Hq)
+        rows = row_chunk(row_bytes, Hq)
         need_w = ctx.needs_input_grad[1]
         kept = None
         for q0 in range(0, Hq, rows):
             q1 = min(Hq, q0 + rows)
             cols = _im2col_pooled(xp, g, p, Hq, Wq, q0, q1)
-            r = _gemm(w3, cols.reshape(G, K, -1)).reshape(Cout, p * p, q1 - q0, Wq, N)
+            r = gemm(w3, cols.reshape(G, K, -1)).reshape(Cout, p * p, q1 - q0, Wq, N)
             if rows >= Hq:
                 res = r
-                if need_w:
+                if need_w and fits_budget(row_bytes, Hq):
                     kept = cols
             else:
                 res[:, :, q0:q1] = r
             if kept is None:
-                _give(cols)
+                give(cols)
         res = res.reshape(Cout, p * p, Lq)
         mx = res[:, 0].copy()
         for k in range(1, p * p):
@@ -87,9 +88,9 @@ class Conv2dReLUMaxPool2d(Function):
         np.maximum(out, 0, out=out)
         ctx.g, ctx.p, ctx.pads, ctx.x_shape, ctx.xp_shape, ctx.q = g, p, pads, x.shape, xp.shape, (Hq, Wq, rows)
         ctx.w3, ctx.w_shape, ctx.res, ctx.mx, ctx.out = w3, weight.shape, res, mx, out
-        ctx.cols = None if kept is None else _Lease(kept)
-        ctx.xp = _conv._keep_or_give(xp, need_w and kept is None)  # the backward rebuilds im2col from xp
-        return _nchw(out.reshape(Cout, Hq, Wq, N))
+        ctx.cols = None if kept is None else Lease(kept)
+        ctx.xp = keep_or_give(xp, need_w and kept is None)  # the backward rebuilds im2col from xp
+        return nchw(out.reshape(Cout, Hq, Wq, N))
 
     @staticmethod
     def backward(ctx, grad):
@@ -99,7 +100,7 @@ class Conv2dReLUMaxPool2d(Function):
         Cout = res.shape[0]
         G, Og, K = w3.shape
         C, _, _, N = ctx.xp_shape
-        d = _chwn(grad).reshape(Cout, -1)
+        d = chwn(grad).reshape(Cout, -1)
         d = d * (out > 0)  # through the ReLU
         db = d.sum(axis=1) if nb else None
         # through the pool: the first position of each window that holds the maximum
@@ -115,21 +116,21 @@ class Conv2dReLUMaxPool2d(Function):
                 g3 = gout[:, :, q0:q1]
                 g3 = (g3 if rows >= Hq else np.ascontiguousarray(g3)).reshape(G, Og, -1)
                 c = kept if kept is not None else _im2col_pooled(ctx.xp.arr, g, p, Hq, Wq, q0, q1)
-                part = _gemm(c.reshape(G, K, -1), g3.transpose(0, 2, 1))
+                part = gemm(c.reshape(G, K, -1), g3.transpose(0, 2, 1))
                 dw3 = part if dw3 is None else dw3 + part
                 if kept is None:
-                    _give(c)
+                    give(c)
         dx = dw = None
         if nx:
             # back to plain (Cout, Ho', Wo', N) order; then dx exactly as for conv2d
             g_std = np.ascontiguousarray(
                 gout.reshape(Cout, p, p, Hq, Wq, N).transpose(0, 3, 1, 4, 2, 5)).reshape(Cout, Hq * p, Wq * p, N)
             gs = g._replace(Ho=Hq * p, Wo=Wq * p)
-            if _conv._direct_input_grad_ok(gs, ctx.pads, ctx.x_shape):
-                dx = _nchw(_conv._input_grad_direct(g_std, w3, gs, ctx.pads, ctx.x_shape))
+            if direct_input_grad_ok(gs, ctx.pads, ctx.x_shape):
+                dx = nchw(input_grad_direct(g_std, w3, gs, ctx.pads, ctx.x_shape))
             else:
-                dxp, _ = _conv._corr_backward(None, None, ctx.xp_shape, g_std, w3, gs, True, False)
-                dx = _conv._unpad(dxp, ctx.pads, ctx.x_shape)
+                dxp, _ = corr_backward(None, None, ctx.xp_shape, g_std, w3, gs, True, False)
+                dx = unpad(dxp, ctx.pads, ctx.x_shape)
         if nw:
             dw = dw3.transpose(0, 2, 1).reshape(ctx.w_shape)
         return dx, dw, db, None, None, None, None, None
@@ -141,5 +142,5 @@ def conv2d_relu_max_pool2d(input, weight, bias=None, stride=1, padding=0, dilati
     if int(pool) < 1:
         raise ValueError(f"{op}: pool must be a positive int, got {pool}")
     return Conv2dReLUMaxPool2d.apply(
-        input, weight, bias, _pair(stride, "stride", op), padding, _pair(dilation, "dilation", op), int(groups), int(pool)
+        input, weight, bias, to_tuple(stride, 2, "stride", op), padding, to_tuple(dilation, 2, "dilation", op), int(groups), int(pool)
     )

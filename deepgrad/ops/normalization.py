@@ -87,7 +87,6 @@ class BatchNorm(Function):
         _check_params(x, weight, bias, running_mean, running_var)
         if residual is not None and residual.shape != x.shape:
             raise ValueError(f"batch_norm: residual of shape {residual.shape} does not match the input's {x.shape}")
-        c = x.shape[1]
         dt = x.dtype.type
         x2, perm = _channel_major(x)
         m = x2.shape[1]

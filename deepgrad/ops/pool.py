@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .conv import _chwn_padded, _nchw, _pair, _unpad, _window
+from ._util import to_tuple
+from .im2col import chwn_padded, nchw, unpad, window
 
 
 def _pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode, op):
@@ -60,7 +61,7 @@ def _reduce_windows(xp, ufunc, kernel, dilation, stride, Ho, Wo):
     acc = None
     for ki in range(kernel[0]):
         for kj in range(kernel[1]):
-            s = _window(xp, ki, kj, dilation, stride, Ho, Wo)
+            s = window(xp, ki, kj, dilation, stride, Ho, Wo)
             acc = np.array(s, order="C") if acc is None else ufunc(acc, s, out=acc)
     return acc
 
@@ -84,13 +85,13 @@ class MaxPool2d(Function):
         ph, pw = padding
         pads = ((ph, ph + eh), (pw, pw + ew))
         if any(sum(p) for p in pads):
-            xp = _chwn_padded(x, pads, fill=-np.inf)
+            xp = chwn_padded(x, pads, fill=-np.inf)
         else:
             xp = x.transpose(1, 2, 3, 0)  # a view; contiguous when x came from a conv here
         m = _reduce_windows(xp, np.maximum, kernel, dilation, stride, Ho, Wo)
         ctx.xp, ctx.m, ctx.pads, ctx.x_shape = xp, m, pads, x.shape
         ctx.kernel, ctx.stride, ctx.dilation = kernel, stride, dilation
-        return _nchw(m)
+        return nchw(m)
 
     @staticmethod
     def backward(ctx, grad):
@@ -100,22 +101,22 @@ class MaxPool2d(Function):
         dxp = np.zeros(xp.shape, dtype=grad.dtype)
         overlap = _overlapping(ctx.kernel, ctx.stride, ctx.dilation)
         offsets = [(ki, kj) for ki in range(ctx.kernel[0]) for kj in range(ctx.kernel[1])]
-        candidates = [_window(xp, ki, kj, ctx.dilation, ctx.stride, Ho, Wo) for ki, kj in offsets]
+        candidates = [window(xp, ki, kj, ctx.dilation, ctx.stride, Ho, Wo) for ki, kj in offsets]
         for (ki, kj), hit in zip(offsets, first_max_hits(candidates, m)):
-            w = _window(dxp, ki, kj, ctx.dilation, ctx.stride, Ho, Wo)
+            w = window(dxp, ki, kj, ctx.dilation, ctx.stride, Ho, Wo)
             if overlap:
                 w += g * hit
             else:  # every input position belongs to at most one window: write, don't add
                 np.multiply(g, hit, out=w)
-        return _unpad(dxp, ctx.pads, ctx.x_shape), None, None, None, None, None
+        return unpad(dxp, ctx.pads, ctx.x_shape), None, None, None, None, None
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """Max pooling (PyTorch's ``F.max_pool2d``); ``stride`` defaults to ``kernel_size``."""
     op = "max_pool2d"
-    k = _pair(kernel_size, "kernel_size", op)
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else _pair(stride, "stride", op)
-    return MaxPool2d.apply(input, k, s, _pair(padding, "padding", op), _pair(dilation, "dilation", op), bool(ceil_mode))
+    k = to_tuple(kernel_size, 2, "kernel_size", op)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else to_tuple(stride, 2, "stride", op)
+    return MaxPool2d.apply(input, k, s, to_tuple(padding, 2, "padding", op), to_tuple(dilation, 2, "dilation", op), bool(ceil_mode))
 
 
 # ----- average pooling -------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ class AvgPool2d(Function):
         ph, pw = padding
         pads = ((ph, ph + eh), (pw, pw + ew))
         padded = any(sum(p) for p in pads)
-        xp = _chwn_padded(x, pads) if padded else x.transpose(1, 2, 3, 0)
+        xp = chwn_padded(x, pads) if padded else x.transpose(1, 2, 3, 0)
         acc = _reduce_windows(xp, np.add, kernel, (1, 1), stride, Ho, Wo)
         _, _, H, W = x.shape
         if divisor_override:
@@ -150,7 +151,7 @@ class AvgPool2d(Function):
             scale = (1.0 / cnt).astype(x.dtype)
         acc *= scale
         ctx.scale, ctx.xp_shape, ctx.pads, ctx.x_shape, ctx.kernel, ctx.stride = scale, xp.shape, pads, x.shape, kernel, stride
-        return _nchw(acc)
+        return nchw(acc)
 
     @staticmethod
     def backward(ctx, grad):
@@ -160,21 +161,21 @@ class AvgPool2d(Function):
         overlap = _overlapping(ctx.kernel, ctx.stride, (1, 1))
         for ki in range(ctx.kernel[0]):
             for kj in range(ctx.kernel[1]):
-                w = _window(dxp, ki, kj, (1, 1), ctx.stride, Ho, Wo)
+                w = window(dxp, ki, kj, (1, 1), ctx.stride, Ho, Wo)
                 if overlap:
                     w += g
                 else:
                     w[...] = g
-        return _unpad(dxp, ctx.pads, ctx.x_shape), None, None, None, None, None, None
+        return unpad(dxp, ctx.pads, ctx.x_shape), None, None, None, None, None, None
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
     """Average pooling (PyTorch's ``F.avg_pool2d``); ``stride`` defaults to ``kernel_size``."""
     op = "avg_pool2d"
-    k = _pair(kernel_size, "kernel_size", op)
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else _pair(stride, "stride", op)
+    k = to_tuple(kernel_size, 2, "kernel_size", op)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else to_tuple(stride, 2, "stride", op)
     return AvgPool2d.apply(
-        input, k, s, _pair(padding, "padding", op), bool(ceil_mode), bool(count_include_pad), divisor_override
+        input, k, s, to_tuple(padding, 2, "padding", op), bool(ceil_mode), bool(count_include_pad), divisor_override
     )
 
 
@@ -206,14 +207,14 @@ class AdaptiveAvgPool2d(Function):
         t = np.einsum("ph,chwn->cpwn", ah, xc, optimize=True)
         out = np.einsum("qw,cpwn->cpqn", aw, t, optimize=True)
         ctx.ah, ctx.aw = ah, aw
-        return _nchw(np.ascontiguousarray(out))
+        return nchw(np.ascontiguousarray(out))
 
     @staticmethod
     def backward(ctx, grad):
         g = grad.transpose(1, 2, 3, 0)
         t = np.einsum("qw,cpqn->cpwn", ctx.aw, g, optimize=True)
         dx = np.einsum("ph,cpwn->chwn", ctx.ah, t, optimize=True)
-        return _nchw(np.ascontiguousarray(dx)), None
+        return nchw(np.ascontiguousarray(dx)), None
 
 
 class GlobalAvgPool2d(Function):
@@ -230,7 +231,7 @@ class GlobalAvgPool2d(Function):
     def backward(ctx, grad):
         N, C, H, W = ctx.shape
         g = grad.transpose(1, 2, 3, 0) * np.asarray(1.0 / (H * W), dtype=grad.dtype)  # (C, 1, 1, N)
-        return _nchw(np.broadcast_to(g, (C, H, W, N)).copy())
+        return nchw(np.broadcast_to(g, (C, H, W, N)).copy())
 
 
 def adaptive_avg_pool2d(input, output_size):

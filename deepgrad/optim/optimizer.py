@@ -1,36 +1,32 @@
-"""``Optimizer``: the base class, with parameters packed into flat buffers.
+"""``Optimizer``: the base class.
 
-The update rules (SGD, RMSprop, Adam, ...) are elementwise, so they can run once over
-*all* the weights of a parameter group instead of once per weight matrix. On
-construction each group's parameters (per dtype) are copied into one contiguous
-array and every ``p.data`` becomes a view into it; gradients get one flat array too,
-whose views are handed out as ``p.grad``. ``step()`` is then a handful of in-place
-NumPy operations over the whole buffer (what PyTorch's ``foreach``/fused optimizers
-achieve). Optimizer state (momentum, squared averages) lives in flat arrays of the
-same layout.
+The contract, as in PyTorch: the optimizer updates each parameter's own ``p.data`` **in
+place** and reads ``p.grad`` wherever it is; it never replaces either array. So a
+reference taken before or after building an optimizer keeps sharing memory with the
+parameter (``w = lin.weight.data`` sees every update; ``g = lin.weight.grad`` is the
+gradient the step used), and the autograd engine knows nothing about optimizers.
 
-The packing is invisible to ordinary code:
+Per parameter the optimizer keeps a :class:`_Slot`: its state arrays (momentum, squared
+averages; flat, one per name) and how many updates it has had. The update rules
+(SGD, RMSprop, Adam, ...) are elementwise and written once over flat views
+(``ch.data``, ``ch.grad``, ``ch.state[name]``, scratch ``ch.tmp(k)``), like PyTorch's
+``foreach`` implementations: a few in-place NumPy operations per parameter, scratch
+arrays shared by all parameters.
 
-* ``zero_grad()`` (``set_to_none=True`` by default, as in PyTorch) sets ``p.grad``
-  to None; the next ``backward()`` copies the gradient into the parameter's slice of
-  the flat gradient buffer (the parameter's ``_grad_buffer``) instead of allocating.
-* A gradient that arrives some other way (assigned by hand, or by an engine that
-  allocates) is copied into the buffer at ``step()`` and re-attached.
-* A ``p.data`` replaced by another array of the same shape and dtype is copied back
-  in and re-pointed; a changed shape or dtype makes the optimizer re-pack itself.
+* ``zero_grad()`` (``set_to_none=True`` by default, as in PyTorch) sets ``p.grad`` to
+  None; ``zero_grad(set_to_none=False)`` zeroes the existing arrays in place.
+* A ``p.data`` replaced by another array (say, cast to another dtype) is simply used
+  from then on (the state is cast along); a changed shape is an error naming the parameter.
 * Parameters whose ``grad`` is None or with ``requires_grad=False`` are skipped, with
-  their state untouched, exactly like PyTorch (this runs a per-parameter path).
-
-One consequence: ``p.grad`` is a view into a buffer that the next backward overwrites;
-keep a ``.copy()`` if you need an old gradient.
+  their state untouched, exactly like PyTorch.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 
 import numpy as np
 
 from ..tensor import Tensor
+from .slots import Scratch as _Scratch, Slot as _Slot
 
 
 class _Required:
@@ -39,60 +35,6 @@ class _Required:
 
 
 required = _Required()
-
-
-class _Chunk:
-    """The parameters of one group that share a dtype, packed into flat arrays."""
-
-    def __init__(self, params, dtype, state_names):
-        self.params = list(params)
-        self.dtype = np.dtype(dtype)
-        self.sizes = [int(p.data.size) for p in self.params]
-        self.offsets = [0]
-        for n in self.sizes:
-            self.offsets.append(self.offsets[-1] + n)
-        total = self.offsets[-1]
-        self.data = np.empty(total, dtype=self.dtype)
-        self.grad = np.zeros(total, dtype=self.dtype)
-        self.views, self.gviews = [], []
-        for p, lo, n in zip(self.params, self.offsets, self.sizes):
-            shape = p.data.shape
-            self.data[lo:lo + n] = p.data.reshape(-1)
-            view = self.data[lo:lo + n].reshape(shape)
-            gview = self.grad[lo:lo + n].reshape(shape)
-            p.data = view
-            if p.grad is not None:
-                np.copyto(gview, p.grad, casting="same_kind")
-                p.grad = gview
-            try:
-                p._grad_buffer = gview  # the engine copies a fresh gradient into it
-            except AttributeError:  # a plain Tensor (__slots__): grads are copied in at step()
-                pass
-            self.views.append(view)
-            self.gviews.append(gview)
-        self.state = {name: np.zeros(total, dtype=self.dtype) for name in state_names}
-        self.steps = np.zeros(len(self.params), dtype=np.int64)  # updates applied, per parameter
-        self.uniform = True  # all entries of ``steps`` are equal
-        self._tmp = []
-
-    def tmp(self, k: int) -> np.ndarray:
-        """The k-th preallocated scratch array (flat, like ``data``)."""
-        while len(self._tmp) <= k:
-            self._tmp.append(np.empty_like(self.data))
-        return self._tmp[k]
-
-    def slice(self, i: int) -> slice:
-        return slice(self.offsets[i], self.offsets[i + 1])
-
-    def detach(self) -> None:
-        """Stop the engine writing gradients into this chunk's buffer."""
-        for p, gv in zip(self.params, self.gviews):
-            if getattr(p, "_grad_buffer", None) is gv:
-                del p._grad_buffer
-
-
-class _NeedsRepack(Exception):
-    pass
 
 
 class Optimizer:
@@ -107,7 +49,8 @@ class Optimizer:
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
-        self._chunks: list[list[_Chunk]] = []
+        self._slots: list[list[_Slot]] = []
+        self._scratch = _Scratch()
         if isinstance(params, Tensor):
             raise TypeError(
                 f"{type(self).__name__}: params must be an iterable of Parameters or of dicts, "
@@ -157,7 +100,7 @@ class Optimizer:
         self._check_group(group)
         group["params"] = ps
         self.param_groups.append(group)
-        self._chunks.append(self._pack_group(group))
+        self._slots.append([_Slot(p, self.state_names(group), self._scratch) for p in ps])
 
     def _check_group(self, group: dict) -> None:
         lr = group.get("lr")
@@ -168,63 +111,15 @@ class Optimizer:
         if lr is not None and lr is not required and lr < 0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {lr} (must be >= 0)")
 
-    def _pack_group(self, group: dict) -> list[_Chunk]:
-        by_dtype: "OrderedDict[np.dtype, list]" = OrderedDict()
-        for p in group["params"]:
-            by_dtype.setdefault(p.data.dtype, []).append(p)
-        names = self.state_names(group)
-        return [_Chunk(ps, dt, names) for dt, ps in by_dtype.items()]
-
-    def _repack(self) -> None:
-        """Rebuild the flat buffers (a parameter changed shape or dtype), keeping the state."""
-        saved = self.state_dict()
-        for chunks in self._chunks:
-            for ch in chunks:
-                ch.detach()
-        self._chunks = [self._pack_group(g) for g in self.param_groups]
-        self.load_state_dict(saved)
-
     # ----- gradients -----------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset gradients: to None (default, like PyTorch), or to zeros in one pass per buffer."""
-        for chunks in self._chunks:
-            for ch in chunks:
+        """Reset gradients: to None (default, like PyTorch), or to zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
                 if set_to_none:
-                    for p in ch.params:
-                        p.grad = None
-                else:  # zero existing gradients (None stays None, as in PyTorch): one fill per buffer
-                    ch.grad.fill(0)
-                    for p, gv in zip(ch.params, ch.gviews):
-                        if p.grad is not None and p.grad is not gv:
-                            p.grad = gv
-
-    def _sync(self, ch: _Chunk):
-        """Make every parameter point into ``ch``'s buffers; return (all active, active indices)."""
-        full = True
-        active = []
-        views, gviews = ch.views, ch.gviews
-        for i, p in enumerate(ch.params):
-            v = views[i]
-            d = p.data
-            if d is not v:
-                if d.shape != v.shape or d.dtype != v.dtype:
-                    raise _NeedsRepack
-                np.copyto(v, d)
-                p.data = v
-            g = p.grad
-            if g is None or not p.requires_grad:
-                full = False
-                continue
-            gv = gviews[i]
-            if g is not gv:
-                if g.shape != gv.shape:
-                    raise ValueError(
-                        f"{type(self).__name__}.step: gradient of shape {g.shape} does not match parameter of shape {gv.shape}"
-                    )
-                np.copyto(gv, g, casting="same_kind")
-                p.grad = gv
-            active.append(i)
-        return full, active
+                    p.grad = None
+                elif p.grad is not None:  # None stays None, as in PyTorch
+                    p.grad[...] = 0
 
     # ----- the update ----------------------------------------------------------------
     def step(self, closure=None):
@@ -236,52 +131,35 @@ class Optimizer:
 
             with enable_grad():
                 loss = closure()
-        try:
-            self._step_all()
-        except _NeedsRepack:
-            self._repack()
-            self._step_all()
+        self._step_all()
         return loss
 
     def _step_all(self) -> None:
         from ..autograd import no_grad
 
-        # Sync every chunk first: a parameter that needs re-packing is found before any update.
-        plan = [(group, ch, *self._sync(ch)) for group, chunks in zip(self.param_groups, self._chunks) for ch in chunks]
+        name = type(self).__name__
+        # Check every parameter first: a bad one is reported before any update.
+        plan = [(group, ch) for group, slots in zip(self.param_groups, self._slots) for ch in slots
+                if ch.param.grad is not None and ch.param.requires_grad]
+        for _, ch in plan:
+            ch.bind(name)
         with no_grad():
-            for group, ch, full, active in plan:
-                if full or active:
-                    self._ensure_state(group, ch)
-                if full and ch.uniform:
-                    step = int(ch.steps[0]) + 1 if len(ch.steps) else 1
-                    self._update(group, ch, slice(None), step)
-                    ch.steps += 1
-                elif active:
-                    # Runs of neighbouring parameters with the same step count are updated as
-                    # one slice (a frozen backbone before a trainable head costs one update).
-                    steps = ch.steps
-                    j = 0
-                    while j < len(active):
-                        lo = active[j]
-                        hi = lo
-                        while j + 1 < len(active) and active[j + 1] == hi + 1 and steps[hi + 1] == steps[lo]:
-                            j += 1
-                            hi += 1
-                        step = int(steps[lo]) + 1
-                        self._update(group, ch, slice(ch.offsets[lo], ch.offsets[hi + 1]), step)
-                        steps[lo:hi + 1] = step
-                        j += 1
-                    ch.uniform = bool(steps.min() == steps.max())
+            for group, ch in plan:
+                self._ensure_state(group, ch)
+                step = int(ch.steps[0]) + 1
+                self._update(group, ch, slice(None), step)
+                ch.steps[0] = step
+                ch.release()
 
     def _ensure_state(self, group: dict, ch) -> None:
         """Zero state arrays for every name ``state_names(group)`` lists and ``ch`` lacks (an
         option such as momentum or amsgrad switched on after construction, or loaded)."""
         for name in self.state_names(group):
             if name not in ch.state:
-                ch.state[name] = np.zeros_like(ch.data)
+                ch.state[name] = np.zeros(ch.param.data.size, dtype=ch.param.data.dtype)
 
     @staticmethod
-    def _effective_grad(ch: _Chunk, sl: slice, maximize: bool, weight_decay: float) -> np.ndarray:
+    def _effective_grad(ch: _Slot, sl: slice, maximize: bool, weight_decay: float) -> np.ndarray:
         """``(-g if maximize else g) + weight_decay * p`` without touching ``p.grad``: the raw
         gradient when neither applies, else scratch ``tmp(1)`` (``tmp(0)`` is used transiently)."""
         g = ch.grad[sl]
@@ -299,36 +177,33 @@ class Optimizer:
             u += g
         return u
 
-    def _update(self, group: dict, ch: _Chunk, sl: slice, step: int) -> None:  # pragma: no cover - abstract
-        """Update ``ch.data[sl]`` from ``ch.grad[sl]`` and ``ch.state[name][sl]``; ``step``
-        is the 1-based number of this update for those parameters."""
+    def _update(self, group: dict, ch: _Slot, sl: slice, step: int) -> None:  # pragma: no cover - abstract
+        """Update ``ch.data[sl]`` (in place) from ``ch.grad[sl]`` and ``ch.state[name][sl]``;
+        ``step`` is the 1-based number of this update for the parameter."""
         raise NotImplementedError
 
     # ----- state ---------------------------------------------------------------------
     @property
     def state(self) -> dict:
         """PyTorch-style ``{param: {'step': n, 'exp_avg': view, ...}}`` for parameters with
-        state (the arrays are views into the flat buffers: writing them changes the state)."""
+        state (the arrays are views of the optimizer's state: writing them changes the state)."""
         out = {}
-        for group, chunks in zip(self.param_groups, self._chunks):
-            for ch in chunks:
-                for i, p in enumerate(ch.params):
-                    if ch.steps[i] > 0:
-                        st = self._param_state(group, ch, i)
-                        if st:
-                            out[p] = st
+        for group, slots in zip(self.param_groups, self._slots):
+            for ch in slots:
+                if ch.steps[0] > 0:
+                    st = self._param_state(group, ch, 0)
+                    if st:
+                        out[ch.param] = st
         return out
 
     def _param_state(self, group, ch, i) -> dict:
-        sl = ch.slice(i)
-        shape = ch.views[i].shape
         st = {"step": float(ch.steps[i])}
         for name, arr in ch.state.items():
-            st[name] = arr[sl].reshape(shape)
+            st[name] = arr.reshape(ch.shape)
         return st
 
     def _load_param_state(self, group, ch, i, st: dict) -> None:
-        sl = ch.slice(i)
+        sl = slice(0, int(np.prod(ch.shape, dtype=np.int64)))
         if "step" in st:
             ch.steps[i] = int(round(float(np.asarray(st["step"]))))
         elif any(st.get(name) is not None for name in ch.state):
@@ -339,22 +214,16 @@ class Optimizer:
                 if src.size != sl.stop - sl.start:
                     raise ValueError(
                         f"{type(self).__name__}.load_state_dict: state {name!r} of shape {src.shape} does not fit "
-                        f"a parameter of shape {ch.views[i].shape}"
+                        f"a parameter of shape {ch.shape}"
                     )
                 arr[sl] = src.reshape(-1)
 
     def _positions(self):
         """(global index, group, chunk, index in chunk) for every parameter, in group order."""
-        where = {}
-        for group, chunks in zip(self.param_groups, self._chunks):
-            for ch in chunks:
-                for i, p in enumerate(ch.params):
-                    where[id(p)] = (group, ch, i)
         k = 0
-        for group in self.param_groups:
-            for p in group["params"]:
-                g, ch, i = where[id(p)]
-                yield k, g, ch, i
+        for group, slots in zip(self.param_groups, self._slots):
+            for ch in slots:
+                yield k, group, ch, 0
                 k += 1
 
     def state_dict(self) -> dict:
@@ -400,8 +269,8 @@ class Optimizer:
                 if isinstance(own.get(key), tuple) and isinstance(val, list):
                     val = tuple(val)
                 own[key] = val
-        for group, chunks in zip(self.param_groups, self._chunks):
-            for ch in chunks:  # loaded options may need state arrays this optimizer lacked
+        for group, slots in zip(self.param_groups, self._slots):
+            for ch in slots:  # loaded options may need state arrays this optimizer lacked
                 self._ensure_state(group, ch)
         state = state_dict.get("state", {})
         # saved parameter ids -> this optimizer's positions, group by group
@@ -420,12 +289,9 @@ class Optimizer:
         for k, group, ch, i in self._positions():
             ch.steps[i] = 0
             for arr in ch.state.values():
-                arr[ch.slice(i)] = 0
+                arr[...] = 0
             if k in per_position:
                 self._load_param_state(group, ch, i, per_position[k])
-        for chunks in self._chunks:
-            for ch in chunks:
-                ch.uniform = bool(len(ch.steps) == 0 or ch.steps.min() == ch.steps.max())
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

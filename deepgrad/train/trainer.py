@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import random as dg_random
 from ..autograd import no_grad
+from ..check.anomaly import set_detect_anomaly
 from ..data.dataloader import DataLoader
 from ..data.dataset import Dataset, TensorDataset
 from ..nn.utils import clip_grad_norm_
@@ -112,6 +113,8 @@ class Trainer:
         grad_clip: clip the global gradient norm to this value before each step.
         nan_guard: add a :class:`NaNGuard` (stop at the first NaN/inf, skip that step)
             unless one is among ``callbacks``. On by default.
+        detect_anomaly: check every op's output and gradient during ``fit`` and stop at the
+            first NaN/inf, naming the op and module (``deepgrad.detect_anomaly``).
 
     Seams (override in a subclass, as in Keras): :meth:`train_step` (one optimization
     step on a batch), :meth:`eval_step` (one batch of evaluation), :meth:`compute_loss`.
@@ -120,7 +123,8 @@ class Trainer:
     def __init__(self, model, optimizer=None, loss_fn="cross_entropy", metrics="auto", callbacks=(),
                  scheduler=None, seed: int | None = None, batch_size: int = 64, eval_batch_size: int = 1024,
                  scheduler_interval: str = "epoch", grad_clip: float | None = None, progress: bool = True,
-                 nan_guard: bool = True, scheduler_monitor: str = "dev_loss"):
+                 nan_guard: bool = True, scheduler_monitor: str = "dev_loss",
+                 detect_anomaly: bool = False):
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = _loss_from_name(loss_fn) if isinstance(loss_fn, str) else loss_fn
@@ -145,6 +149,7 @@ class Trainer:
                                           and grad_clip > 0):
             raise ValueError(f"Trainer: grad_clip must be a finite number > 0 (or None), got {grad_clip!r}")
         self.grad_clip = grad_clip
+        self.detect_anomaly = detect_anomaly
         self.callbacks: list[Callback] = list(callbacks)
         if nan_guard and not any(isinstance(c, NaNGuard) for c in self.callbacks):
             self.callbacks.append(NaNGuard())
@@ -337,6 +342,8 @@ class Trainer:
                     dg_random.manual_seed(self.seed)
             self.history.run = self.run_record
             steps_per_epoch = len(loader)
+            if self.detect_anomaly:
+                set_detect_anomaly(True)
             self._call("on_train_begin", {"epochs": epochs, "steps_per_epoch": steps_per_epoch,
                                           "resumed": resumed, "start_epoch": self.epoch + 1})
             try:
@@ -350,6 +357,8 @@ class Trainer:
                 self.history.run = self.run_record
                 self._call("on_train_end", {"epochs_done": self.epoch, "stop_reason": self.stop_reason})
         finally:
+            if self.detect_anomaly:
+                set_detect_anomaly(False)
             self.callbacks = callbacks_before
             self._ordered = None
             if lock is not None:

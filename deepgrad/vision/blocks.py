@@ -59,8 +59,8 @@ class ResidualBlock(nn.Module):
         return isinstance(self.shortcut, nn.Identity)
 
     def forward(self, x):
-        out = self.bn1.forward_relu(self.conv1(x))  # relu(bn1(conv1(x))), fused
-        return self.bn2.forward_relu(self.conv2(out), residual=self.shortcut(x))  # relu(bn2(.) + shortcut)
+        out = relu(self.bn1(self.conv1(x)))
+        return relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
 class Bottleneck(nn.Module):
@@ -77,8 +77,7 @@ class Bottleneck(nn.Module):
         self.shortcut = _shortcut(in_channels, out, stride)
 
     def forward(self, x):
-        h = self.expand[0](self.conv(self.reduce(x)))  # the 1x1 expansion conv, then its BatchNorm fused with
-        return self.expand[1].forward_relu(h, residual=self.shortcut(x))  # the add and the ReLU
+        return relu(self.expand(self.conv(self.reduce(x))) + self.shortcut(x))
 
 
 class InceptionModule(nn.Module):

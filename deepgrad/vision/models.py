@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..nn.batchnorm import unfused
 from ..ops import flatten
 from ..tensor import Tensor
 from .blocks import Bottleneck, InceptionModule, InvertedResidual, ResidualBlock, conv_bn
@@ -242,29 +241,26 @@ def summary(model: nn.Module, input_shape=(1, 28, 28), print_fn=print) -> dict:
 
     rows = []
     leaves = [(n, m) for n, m in model.named_modules() if not m._modules]
-    originals = {}
-    for name, m in leaves:
-        fwd = m.forward
 
-        def hooked(*args, _m=m, _name=name, _fwd=fwd, **kw):
-            out = _fwd(*args, **kw)
+    def record(name):
+        def hook(m, args, out):
             inp = args[0] if args else None
-            params = sum(p.data.size for p in _m.parameters(recurse=False))
-            rows.append({"name": _name, "type": type(_m).__name__, "output_shape": tuple(out.shape[1:]),
-                         "params": int(params), "flops": int(_layer_flops(_m, inp, out))})
-            return out
+            params = sum(p.data.size for p in m.parameters(recurse=False))
+            rows.append({"name": name, "type": type(m).__name__, "output_shape": tuple(out.shape[1:]),
+                         "params": int(params), "flops": int(_layer_flops(m, inp, out))})
 
-        originals[id(m)] = m
-        object.__setattr__(m, "forward", hooked)
+        return hook
+
+    handles = [m.register_forward_hook(record(name)) for name, m in leaves]
     was_training = model.training
     try:
         model.eval()
         dtype = next(iter(model.parameters())).dtype if any(True for _ in model.parameters()) else np.float32
-        with no_grad(), unfused():  # every leaf layer runs its own forward, so each is recorded
+        with no_grad():
             model(Tensor._wrap(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
     finally:
-        for m in originals.values():
-            object.__delattr__(m, "forward")
+        for h in handles:
+            h.remove()
         model.train(was_training)
     report = {"layers": rows, "total_params": count_parameters(model),
               "trainable_params": count_parameters(model, trainable_only=True),

@@ -1,6 +1,7 @@
-"""The fused ``relu(batch_norm(x) + residual)`` op (``F.batch_norm_relu``, ``BatchNorm.forward_relu``
-and Sequential's BatchNorm -> ReLU fusion): equal to the composed ops in values, gradients and
-running statistics (float64), for every memory layout of the input; finite differences; torch."""
+"""The fused ``relu(batch_norm(x) + residual)`` op (``F.batch_norm_relu`` and the explicit
+``nn.BatchNormReLU2d`` layer): equal to the composed ops in values, gradients and running
+statistics (float64), for every memory layout of the input; finite differences; torch.
+And ``Sequential`` never fuses anything behind the user's back."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -79,11 +80,12 @@ def test_matches_torch_resnet_tail():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     x0, r0 = rng.standard_normal((8, 4, 5, 5)), rng.standard_normal((8, 4, 5, 5))
-    bn = nn.BatchNorm2d(4).double()
+    bn = nn.BatchNormReLU2d(4).double()
     tbn = torch.nn.BatchNorm2d(4).double()
+    assert set(bn.state_dict()) == set(tbn.state_dict())
     x = dg.tensor(_layout(x0, "batch_last"), requires_grad=True)
     r = dg.tensor(r0, requires_grad=True)
-    y = bn.forward_relu(x, residual=r)
+    y = bn(x, residual=r)
     y.sum().backward()
     tx, tr = torch.tensor(x0, requires_grad=True), torch.tensor(r0, requires_grad=True)
     ty = torch.relu(tbn(tx) + tr)
@@ -96,48 +98,60 @@ def test_matches_torch_resnet_tail():
 
 def test_output_keeps_the_input_memory_layout():
     x = dg.tensor(_layout(np.random.default_rng(1).standard_normal((4, 3, 5, 6)).astype(np.float32), "batch_last"))
-    y = nn.BatchNorm2d(3).forward_relu(x)
+    y = nn.BatchNormReLU2d(3)(x)
     assert y.data.transpose(1, 2, 3, 0).flags.c_contiguous  # still batch-innermost: the next conv copies nothing
     assert y.dtype == np.float32 and (y.numpy() >= 0).all()
 
 
-def test_sequential_fuses_batchnorm_relu_and_stays_equal():
+def test_sequential_runs_each_layer_itself_no_fusion():
     rng = np.random.default_rng(2)
     x0 = rng.standard_normal((16, 5))
     dg.manual_seed(0)
     seq = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)).double()
+    called = []
+    for m in seq:
+        m.register_forward_hook(lambda mod, args, out: called.append(type(mod).__name__))
     y = seq(dg.tensor(x0))
+    assert called == ["Linear", "BatchNorm1d", "ReLU", "Linear"]
     lin, bn, _, lin2 = list(seq)
-    assert int(bn.num_batches_tracked) == 1  # the fused path updates the statistics once
+    assert int(bn.num_batches_tracked) == 1
     bn2 = nn.BatchNorm1d(4).double()
     ref = lin2(F.relu(bn2(lin(dg.tensor(x0)))))
     np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-12)
     np.testing.assert_allclose(bn.running_mean, bn2.running_mean, rtol=1e-12)
 
 
+def test_batchnorm_subclass_forward_runs_inside_sequential():
+    class ShiftedBN(nn.BatchNorm2d):
+        def forward(self, x):
+            return super().forward(x) + 100.0
+
+    seq = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), ShiftedBN(3), nn.ReLU())
+    y = seq(dg.randn(2, 1, 5, 5))
+    assert (y.numpy() > 90).all()  # the subclass's own forward ran (a fused BN->ReLU would skip it)
+
+
+def test_model_modules_do_not_import_batchnorm():
+    import ast
+    import pathlib
+
+    root = pathlib.Path(dg.__file__).parent / "nn"
+    for name in ("module.py", "container.py"):
+        tree = ast.parse((root / name).read_text())
+        mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not any(m and "batchnorm" in m for m in mods), name
+
+
 def test_residual_shape_mismatch_names_the_layer():
-    bn = nn.BatchNorm2d(3)
-    with pytest.raises(ValueError, match=r"BatchNorm2d\(3\): residual of shape \(2, 3, 4, 4\) does not match the input's \(2, 3, 5, 5\)"):
-        bn.forward_relu(dg.randn(2, 3, 5, 5), residual=dg.randn(2, 3, 4, 4))
+    bn = nn.BatchNormReLU2d(3)
+    with pytest.raises(ValueError, match=r"BatchNormReLU2d\(3\): residual of shape \(2, 3, 4, 4\) does not match the input's \(2, 3, 5, 5\)"):
+        bn(dg.randn(2, 3, 5, 5), residual=dg.randn(2, 3, 4, 4))
 
 
 
-def test_unfused_runs_the_same_values_layer_by_layer_for_summaries():
-    from deepgrad.nn.batchnorm import unfused
-
-    rng = np.random.default_rng(3)
+def test_summary_has_a_row_with_a_shape_for_every_layer():
     dg.manual_seed(0)
     seq = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2)).double()
-    bn = nn.BatchNorm2d(3).double()
-    x, r = rng.standard_normal((5, 4)), rng.standard_normal((2, 3, 4, 4))
-    x2 = rng.standard_normal((2, 3, 4, 4))
-    seq.eval()
-    bn.eval()
-    fused = seq(dg.tensor(x)).numpy(), bn.forward_relu(dg.tensor(x2), residual=dg.tensor(r)).numpy()
-    with unfused():
-        plain = seq(dg.tensor(x)).numpy(), bn.forward_relu(dg.tensor(x2), residual=dg.tensor(r)).numpy()
-    for a, b in zip(fused, plain):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     table = seq.summary((2, 4))
     shapes = [ln.split(None, 2)[2].rsplit(None, 1)[0].strip() for ln in table.splitlines()[3:7]]
     assert shapes == ["(2, 3)", "(2, 3)", "(2, 3)", "(2, 2)"]  # BatchNorm and ReLU each have a row with a shape

@@ -152,7 +152,8 @@ def test_summary_table():
     assert f"Total params: {784*256+256 + 512 + 2570:,}" in text
     assert f"Trainable params: {256 + 512 + 2570:,}" in text
     assert model.training  # mode restored
-    assert "forward" not in model[0].__dict__  # recording hooks removed
+    assert "forward" not in model[0].__dict__  # forward is not patched
+    assert not any(m._forward_hooks for m in model.modules())  # recording hooks removed
     plain = model.summary()
     assert "Output shape" not in plain and "Linear" in plain
 

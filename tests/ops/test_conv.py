@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad.check import gradcheck
-from deepgrad.ops import conv as conv_mod
+from deepgrad.ops import im2col as im2col_mod
 
 
 def _t(a, grad=True):
@@ -79,12 +79,13 @@ def test_conv2d_matches_torch(case):
 @given(conv_cases())
 def test_conv2d_matches_torch_when_im2col_is_chunked(case):
     torch = pytest.importorskip("torch")
-    old = conv_mod.IM2COL_BUDGET_BYTES
-    conv_mod.IM2COL_BUDGET_BYTES = 64  # forces one output row per chunk and recomputation in backward
+    old = im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES
+    # forces one output row per chunk and recomputation in backward
+    im2col_mod.IM2COL_BUDGET_BYTES = im2col_mod.IM2COL_CHUNK_BYTES = 64
     try:
         _run_both(case, torch)
     finally:
-        conv_mod.IM2COL_BUDGET_BYTES = old
+        im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES = old
 
 
 @st.composite
@@ -218,9 +219,9 @@ def test_errors_name_the_op_and_shapes():
 def _conv_step_peak(budget):
     import tracemalloc
 
-    old = conv_mod.IM2COL_BUDGET_BYTES
-    conv_mod.IM2COL_BUDGET_BYTES = budget
-    conv_mod.clear_cache()
+    old = im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES
+    im2col_mod.IM2COL_BUDGET_BYTES = im2col_mod.IM2COL_CHUNK_BYTES = budget
+    im2col_mod.clear_cache()
     try:
         rng = np.random.default_rng(0)
         x = dg.tensor(rng.standard_normal((8, 16, 32, 32)).astype(np.float32), requires_grad=True)
@@ -232,8 +233,8 @@ def _conv_step_peak(budget):
         tracemalloc.stop()
         return peak, w.grad.copy()
     finally:
-        conv_mod.IM2COL_BUDGET_BYTES = old
-        conv_mod.clear_cache()
+        im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES = old
+        im2col_mod.clear_cache()
 
 
 def test_im2col_memory_is_bounded():
@@ -280,3 +281,31 @@ def test_outputs_never_share_the_recycled_buffers(kw):
     with dg.no_grad():
         np.testing.assert_array_equal(F.conv2d(xs[0].detach(), w.detach(), **kw).numpy(), firsts[0])
     assert not np.shares_memory(xs[0].grad, xs[1].grad)
+
+
+def test_chunk_size_follows_blas_threads(monkeypatch):
+    monkeypatch.setattr(im2col_mod, "IM2COL_CHUNK_BYTES", None)
+    monkeypatch.setattr(im2col_mod, "blas_threads", lambda: 1)
+    assert im2col_mod.chunk_bytes() == 2**19  # one thread: cache-sized chunks
+    monkeypatch.setattr(im2col_mod, "IM2COL_CHUNK_BYTES", None)
+    monkeypatch.setattr(im2col_mod, "blas_threads", lambda: 2)
+    assert im2col_mod.chunk_bytes() == 2**25  # several: few large GEMMs
+    assert im2col_mod.row_chunk(2**20, 100) == 32
+    assert im2col_mod.row_chunk(2**10, 100) == 100  # 100 KiB in all: within the budget, one chunk
+
+
+@pytest.mark.parametrize("kernel,dilation,padding", [((3, 3), (1, 1), 1), ((3, 2), (2, 1), (2, 1)), ((1, 5), (1, 2), (0, 3))])
+def test_depthwise_stride1_einsum_path_matches_torch(kernel, dilation, padding):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x0, w0 = rng.standard_normal((3, 5, 7, 6)), rng.standard_normal((5, 1) + kernel)
+    x, w = dg.tensor(x0, requires_grad=True), dg.tensor(w0, requires_grad=True)
+    y = F.conv2d(x, w, padding=padding, dilation=dilation, groups=5)
+    g0 = rng.standard_normal(y.shape)
+    y.backward(g0)
+    tx, tw = torch.tensor(x0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, padding=padding, dilation=dilation, groups=5)
+    ty.backward(torch.tensor(g0))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.grad, tw.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -8,7 +8,7 @@ import pytest
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad.check import gradcheck
-from deepgrad.ops import conv as conv_mod
+from deepgrad.ops import im2col as im2col_mod
 
 
 def _both(N, Cin, H, W, Co, k, s, pad, d, g, p, ties=False, seed=0):
@@ -40,13 +40,13 @@ CASES = [
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("chunked", [False, True])
 def test_fused_equals_conv_relu_pool(case, chunked):
-    old = conv_mod.IM2COL_BUDGET_BYTES
+    old = im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES
     if chunked:
-        conv_mod.IM2COL_BUDGET_BYTES = 64
+        im2col_mod.IM2COL_BUDGET_BYTES = im2col_mod.IM2COL_CHUNK_BYTES = 64
     try:
         _both(*case)
     finally:
-        conv_mod.IM2COL_BUDGET_BYTES = old
+        im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES = old
 
 
 def test_fused_gradcheck():

@@ -1,0 +1,218 @@
+"""The memory machinery under the convolutions and pooling: layout, a buffer cache, im2col.
+
+* **Layout.** Internally the activations are laid out ``(C, H, W, N)`` (batch innermost):
+  :func:`chwn_padded` makes that (padded) copy of an NCHW input, :func:`nchw` returns the
+  NCHW-shaped view of such a buffer (a free transpose), :func:`chwn` the reverse (free when
+  the array came from an op here). Why batch innermost: the speed of im2col/col2im is
+  decided by the length of the contiguous runs of memory they copy, and with N innermost
+  every run is at least N elements long (``Wo * N`` at stride 1) instead of ``Wo``.
+  Elementwise NumPy ops (bias, ReLU, BatchNorm) keep that memory order, so the next
+  convolution or pooling op finds its input already batch-innermost and does not copy it.
+* **Buffer cache.** im2col matrices are big (megabytes) and short-lived (built in forward,
+  dropped after backward). Fresh allocations of that size come straight from the OS and
+  pay a page fault per 4 KiB on first touch (measured ~half a LeNet step), so the buffers
+  the ops own (never handed to callers) are recycled: :func:`take` / :func:`give`, and a
+  :class:`Lease` that gives a buffer back when the graph drops it.
+* **im2col / col2im.** ``cols[(c, ki, kj), (i, j, n)] = x_pad[c, i*sh + ki*dh, j*sw + kj*dw, n]``:
+  :func:`windows` is that 6-D strided view (no copy), :func:`im2col` copies a block of
+  output rows of it into a matrix, :func:`col2im_add` adds columns back where they came from.
+  Matrices larger than ``IM2COL_BUDGET_BYTES`` are built in chunks of rows (:func:`row_chunk`).
+"""
+from __future__ import annotations
+
+import os
+from collections import namedtuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+#: im2col matrices up to this size (bytes) are built whole and kept for the backward pass.
+IM2COL_BUDGET_BYTES = 4 * 2**20
+
+
+def blas_threads() -> int:
+    """How many threads NumPy's BLAS runs GEMMs on: threadpoolctl's answer when it is
+    installed, else the ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``
+    setting NumPy was started with, else the number of CPUs (OpenBLAS's default)."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        counts = [int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas"]
+        if counts:
+            return max(counts)
+    except Exception:  # not installed (it is optional), or it could not inspect the libraries
+        pass
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        try:
+            return max(1, int(os.environ[var].split(",")[0]))
+        except (KeyError, ValueError):
+            continue
+    return os.cpu_count() or 1
+
+
+#: Bigger ones are built and consumed in chunks of output rows of about this size (at
+#: least one row) into one reused buffer, and rebuilt in backward: memory stays bounded.
+#: The size depends on BLAS's threads. Single-threaded, small chunks are fastest: each
+#: GEMM reads a matrix that was just written and is still in cache (measured on a 32->32
+#: 3x3 conv at 28x28, batch 64: one-row (2 MB) chunks ~1.2x faster than one 58 MB
+#: matrix). Multi-threaded, every GEMM call costs a synchronisation of BLAS's threads,
+#: which on a busy machine waits for a descheduled thread: the same conv measured
+#: 4.0 s forward+backward in 512 KiB chunks, 1.0 s in 8 MiB and 0.53 s in 32 MiB chunks
+#: (2 threads, load average 25 on 2 cores). So: 512 KiB chunks for one thread, 32 MiB
+#: (two or three large GEMMs per conv) for more.
+#: (None: chosen on first use by :func:`chunk_bytes`.)
+IM2COL_CHUNK_BYTES = None
+
+
+def chunk_bytes() -> int:
+    """``IM2COL_CHUNK_BYTES``, chosen from :func:`blas_threads` on first use."""
+    global IM2COL_CHUNK_BYTES
+    if IM2COL_CHUNK_BYTES is None:
+        IM2COL_CHUNK_BYTES = 2**19 if blas_threads() == 1 else 2**25
+    return IM2COL_CHUNK_BYTES
+
+#: A convolution's geometry: kernel (kh, kw), stride (sh, sw), dilation (dh, dw), output size (Ho, Wo).
+Geometry = namedtuple("Geometry", "kh kw sh sw dh dw Ho Wo")
+
+
+# ----- layout ------------------------------------------------------------------------------------
+def chwn_padded(x: np.ndarray, pads, fill=0.0) -> np.ndarray:
+    """NCHW (any strides) -> contiguous padded (C, H+pt+pb, W+pl+pr, N) in one copy."""
+    (pt, pb), (pl, pr) = pads
+    chwn = x.transpose(1, 2, 3, 0)
+    if pt == pb == pl == pr == 0:
+        return np.ascontiguousarray(chwn)
+    N, C, H, W = x.shape
+    out = take((C, H + pt + pb, W + pl + pr, N), x.dtype)  # a recycled buffer (see _take); callers may _give it back
+    if fill == 0.0:
+        # zero only the border: the interior is overwritten just below
+        out[:, :pt] = 0
+        out[:, pt + H :] = 0
+        out[:, pt : pt + H, :pl] = 0
+        out[:, pt : pt + H, pl + W :] = 0
+    else:
+        out.fill(fill)
+    out[:, pt : pt + H, pl : pl + W] = chwn
+    return out
+
+
+def chwn(x: np.ndarray) -> np.ndarray:
+    """NCHW-shaped array -> contiguous (C, H, W, N); free when x came from a conv/pool here."""
+    return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+
+
+def nchw(x: np.ndarray) -> np.ndarray:
+    """(C, H, W, N) buffer -> NCHW-shaped view (no copy)."""
+    return x.transpose(3, 0, 1, 2)
+
+
+def unpad(dxp: np.ndarray, pads, x_shape) -> np.ndarray:
+    """The gradient of a padded (C, Hp, Wp, N) buffer -> the NCHW view of its unpadded interior."""
+    (pt, _), (pl, _) = pads
+    H, W = x_shape[2:]
+    return nchw(dxp[:, pt : pt + H, pl : pl + W])
+
+
+# ----- a small cache of im2col buffers ------------------------------------------------------------------
+# im2col matrices are big (megabytes) and short-lived (built in forward, dropped after
+# backward). Fresh allocations of that size come straight from the OS and pay a page
+# fault per 4 KiB on first touch, which measured ~half a LeNet step. The buffers this
+# module owns (never handed to callers) are therefore recycled through this cache.
+_cache: dict = {}
+_CACHE_PER_KEY = 4
+
+
+def take(shape, dtype) -> np.ndarray:
+    lst = _cache.get((shape, np.dtype(dtype)))
+    return lst.pop() if lst else np.empty(shape, dtype=dtype)
+
+
+def give(arr) -> None:
+    if arr is None or arr.base is not None or not arr.flags.c_contiguous:
+        return
+    lst = _cache.setdefault((arr.shape, arr.dtype), [])
+    if len(lst) < _CACHE_PER_KEY:
+        lst.append(arr)
+
+
+class Lease:
+    """Holds a cached buffer saved for backward; returns it to the cache when the
+    graph drops it (after backward, or when the graph is discarded unused)."""
+
+    __slots__ = ("arr",)
+
+    def __init__(self, arr):
+        self.arr = arr
+
+    def __del__(self):
+        try:
+            give(self.arr)
+        except Exception:  # interpreter shutdown: module globals may already be gone
+            pass
+
+
+def keep_or_give(buf, keep: bool):
+    """A recycled buffer the backward needs (``keep``): a :class:`Lease` on it; else it goes
+    straight back to the cache and ``None`` is returned."""
+    if keep:
+        return Lease(buf)
+    give(buf)
+    return None
+
+
+def clear_cache() -> None:
+    """Drop the recycled im2col buffers (frees their memory)."""
+    _cache.clear()
+
+
+def fits_budget(bytes_per_row: int, Ho: int) -> bool:
+    """Whether the whole im2col matrix is small enough to be kept for the backward pass."""
+    return bytes_per_row * Ho <= IM2COL_BUDGET_BYTES
+
+
+def row_chunk(bytes_per_row: int, Ho: int, chunk: int | None = None) -> int:
+    """Output rows per im2col chunk: all of them when the whole matrix fits the budget,
+    else about ``chunk`` (default ``IM2COL_CHUNK_BYTES``) bytes' worth (at least one row)."""
+    if fits_budget(bytes_per_row, Ho):
+        return Ho
+    return max(1, min(Ho, (chunk or chunk_bytes()) // max(1, bytes_per_row)))
+
+
+# ----- im2col / col2im on (C, H, W, N) ----------------------------------------------------------
+def windows(xp: np.ndarray, g: Geometry) -> np.ndarray:
+    """The read-only (C, kh, kw, Ho, Wo, N) view of the receptive fields of ``xp`` (C, Hp, Wp, N):
+    ``windows(xp, g)[c, ki, kj, i, j, n] = xp[c, i*sh + ki*dh, j*sw + kj*dw, n]``. Build it once
+    per op and cut blocks of rows from it with :func:`im2col`."""
+    s0, s1, s2, s3 = xp.strides
+    C, _, _, N = xp.shape
+    return as_strided(xp, shape=(C, g.kh, g.kw, g.Ho, g.Wo, N),
+                      strides=(s0, g.dh * s1, g.dw * s2, g.sh * s1, g.sw * s2, s3), writeable=False)
+
+
+def im2col(win: np.ndarray, i0: int, i1: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Output rows [i0, i1) of the :func:`windows` view ``win`` as a (C*kh*kw, (i1-i0)*Wo*N)
+    matrix (one copy) in ``out`` (a recycled buffer of at least that size) or a fresh cached one."""
+    C, kh, kw, _, Wo, N = win.shape
+    block = win[:, :, :, i0:i1]
+    K, L = C * kh * kw, (i1 - i0) * Wo * N
+    cols = take((K, L), win.dtype) if out is None else out.reshape(-1)[: K * L].reshape(K, L)
+    np.copyto(cols.reshape(block.shape), block)
+    return cols
+
+
+def window(xp, ki, kj, dil, stride, Ho, Wo):
+    """The (C, Ho, Wo, N) strided view of ``xp`` that kernel tap (ki, kj) reads for every output
+    pixel (dilation ``dil``, ``stride``): shared by col2im, depthwise conv and pooling."""
+    r0, c0 = ki * dil[0], kj * dil[1]
+    return xp[:, r0 : r0 + stride[0] * (Ho - 1) + 1 : stride[0], c0 : c0 + stride[1] * (Wo - 1) + 1 : stride[1]]
+
+
+def col2im_add(dxp: np.ndarray, dcols: np.ndarray, g: Geometry, i0: int, i1: int) -> None:
+    """Add each column of ``dcols`` ((C*kh*kw, rows*Wo*N)) back onto the input it was copied from."""
+    C, _, _, N = dxp.shape
+    rows = i1 - i0
+    d6 = dcols.reshape(C, g.kh, g.kw, rows, g.Wo, N)
+    rows_from = dxp[:, i0 * g.sh :]
+    for ki in range(g.kh):
+        for kj in range(g.kw):
+            window(rows_from, ki, kj, (g.dh, g.dw), (g.sh, g.sw), rows, g.Wo)[...] += d6[:, ki, kj]
