@@ -28,6 +28,8 @@ import importlib
 import os
 import sys
 
+from .errors import CLIError  # noqa: F401  (re-exported: deepgrad.cli.CLIError)
+
 #: modules that provide subcommands (see the module docstring); one line each
 COMMANDS: list[str] = [
     "deepgrad.recipes._cli",  # run, list
@@ -35,15 +37,6 @@ COMMANDS: list[str] = [
 ]
 
 DEBUG_ENV = "DEEPGRAD_DEBUG"
-
-
-class CLIError(SystemExit):
-    """A bad flag, value or file on the command line: printed as one line, exit status 2.
-
-    A ``SystemExit``, as argparse's own usage errors are (code parsers that call
-    ``parse_args`` directly still see one)."""
-
-    exit_status = 2
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -93,7 +93,7 @@ def recipe_flags(module) -> tuple[str, ...]:
 
 def check_flags(recipe: str, module, args) -> None:
     """Refuse a flag the recipe does not use, and run-plumbing flags without ``--checkpoint-dir``."""
-    from ..cli import CLIError
+    from ..errors import CLIError
 
     takes = set(recipe_flags(module)) | set(COMMON_FLAGS)
     if "checkpoint_dir" in takes:
@@ -113,7 +113,7 @@ def check_writable(flag: str, path: str) -> str:
     """Create ``path`` (a directory) if needed and check that files can be written in it."""
     import tempfile
 
-    from ..cli import CLIError
+    from ..errors import CLIError
 
     path = os.fspath(path)
     if os.path.exists(path) and not os.path.isdir(path):
@@ -132,7 +132,7 @@ def run(args) -> int:
     from datetime import datetime, timezone
 
     from .. import recipes
-    from ..cli import CLIError
+    from ..errors import CLIError
 
     if args.command == "list" or args.list:
         print("recipes:")
