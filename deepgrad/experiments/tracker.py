@@ -60,14 +60,19 @@ def measure_predict_ms(model, x, repeats: int = 3, max_examples: int = 256) -> f
 
 
 class RunTracker(Callback):
-    """Records a ``Trainer.fit`` run in a :class:`RunStore` (a store or a path; None: the default store)."""
+    """Records a ``Trainer.fit`` run in a :class:`RunStore` (a store or a path; None: the default store).
+
+    ``splits``: a :class:`deepgrad.data.Splits` (:func:`deepgrad.data.make_splits`) or its
+    ``record()``, stored with the run; without it the training set's size is recorded."""
 
     order = 100  # after the guards, so the epoch row is the one that was kept
 
     def __init__(self, store=None, recipe: str | None = None, config: dict | None = None, seed=None,
-                 splits: dict | None = None, out_dir=None, source: str = "fit", measure_inference: bool = True,
+                 splits=None, out_dir=None, source: str = "fit", measure_inference: bool = True,
                  quiet: bool = False):
         self.store_arg = store
+        if hasattr(splits, "record"):  # a deepgrad.data.Splits
+            splits = splits.record()
         self.recipe, self.config, self.seed, self.splits = recipe, config, seed, splits
         self.out_dir, self.source = out_dir, source
         self.measure_inference = measure_inference
