@@ -318,7 +318,7 @@ class RunStore:
         return [json.loads(r[0]) for r in rows]
 
     def resolve(self, name: str) -> str:
-        """A run's id from its id, a unique prefix of it, its output directory or ``-1``/``latest``
+        """A run's id from its id, a unique prefix (else a unique part) of it, its output directory or ``-1``/``latest``
         (the last run, ``-2`` the one before, ...)."""
         name = os.fspath(name)
         ids = [r[0] for r in self._read("SELECT id FROM runs ORDER BY created, id")]
@@ -337,7 +337,7 @@ class RunStore:
             rows = self._read("SELECT id FROM runs WHERE out_dir=? ORDER BY created DESC", (os.path.abspath(name),))
             if rows:
                 return rows[0][0]
-        hits = [i for i in ids if i.startswith(name)]
+        hits = [i for i in ids if i.startswith(name)] or [i for i in ids if name in i]
         if len(hits) == 1:
             return hits[0]
         if len(hits) > 1:
