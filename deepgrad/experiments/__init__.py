@@ -4,11 +4,14 @@
   :class:`RunTracker` - a ``Trainer`` callback that records a ``fit`` in it.
 * :func:`best_run` - one optimizing metric under satisficing constraints.
 * :func:`diagnose` - avoidable bias, variance, data mismatch, overfitting to dev.
+* :func:`analyze_errors`, :func:`tag_report` - error analysis and the tagging spreadsheet.
 """
+from .errors import analyze_errors, tag_report
 from .diagnose import Diagnosis, diagnose, errors_from_metrics
 from .select import Constraint, Selection, best_run
 from .store import RunNotFound, RunStore, RunStoreError, run_value, store_path
 from .tracker import RunTracker, count_parameters, measure_predict_ms
 
 __all__ = ["RunStore", "RunStoreError", "RunNotFound", "RunTracker", "store_path", "run_value", "count_parameters",
-           "measure_predict_ms", "best_run", "Constraint", "Selection", "diagnose", "Diagnosis", "errors_from_metrics"]
+           "measure_predict_ms", "best_run", "Constraint", "Selection", "diagnose", "Diagnosis", "errors_from_metrics",
+           "analyze_errors", "tag_report"]

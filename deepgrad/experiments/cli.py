@@ -42,6 +42,15 @@ def add_parser(sub) -> None:
                    help="maximize or minimize the metric (auto: min for losses, errors, times, sizes)")
     p.add_argument("--recipe", default=None, help="only this recipe's runs")
     p.add_argument("--any-status", action="store_true", help="consider failed runs too (default: status ok only)")
+    e = sub.add_parser("errors", help="error analysis of a run: confusion matrix, confident mistakes, a CSV to tag")
+    _common(e)
+    e.add_argument("run", help="run id, unique prefix, output directory, or -1 (the last)")
+    e.add_argument("--split", choices=("dev", "test"), default="dev", help="the examples to analyze (default dev)")
+    e.add_argument("--out", default=None, help="output folder (default: errors-<split>/ in the run's folder)")
+    e.add_argument("--per-class", dest="per_class", type=int, default=4, help="mistakes shown per class (default 4)")
+    e.add_argument("--tags", default="", help="comma-separated empty tag columns to add to the CSV (e.g. blurry,mislabeled)")
+    e.add_argument("--tagged", default=None, metavar="CSV",
+                   help="a tagged errors.csv: print each tag's share of the errors and the ceiling it puts on improvement")
     d = sub.add_parser("doctor", help="bias, variance, data mismatch of a recorded run, and what to do next")
     _common(d)
     d.add_argument("run", help="run id, unique prefix, output directory, or -1 (the last)")
@@ -95,6 +104,8 @@ def _dump(obj) -> None:
 def run(args) -> int:
     if args.command == "doctor":
         return _doctor(args)
+    if args.command == "errors":
+        return _errors(args)
     cmd = getattr(args, "runs_command", None)
     if cmd is None:
         from ..cli import CLIError
@@ -260,3 +271,76 @@ def _doctor(args) -> int:
     if plot:
         print(f"chart -> {plot}")
     return 0
+
+
+def _errors(args) -> int:
+    from ..cli import CLIError
+    from .errors import analyze_errors, format_tag_report, recipe_data, tag_report
+
+    with _open(args) as store:
+        run = _get(store, args.run)
+    acc = run["final"].get(f"{args.split}_accuracy")
+    if args.tagged:
+        if not os.path.isfile(args.tagged):
+            raise CLIError(f"--tagged {args.tagged}: no such file")
+        try:
+            rep = tag_report(args.tagged, None if acc is None else 1.0 - float(acc))
+        except (ValueError, csv_errors()) as e:
+            raise CLIError(f"--tagged {e}") from None
+        if args.json:
+            _dump({"run": run["id"], **rep})
+        else:
+            print(f"run {run['id']} ({args.split})")
+            print(format_tag_report(rep))
+        return 0
+    if args.per_class < 1:
+        raise CLIError(f"--per-class: must be at least 1, got {args.per_class}")
+    if not run["model_path"] or not os.path.isfile(run["model_path"]):
+        raise CLIError(f"run {run['id']}: its model file {run['model_path']} is missing")
+    try:
+        X, y, images, names, ids = recipe_data(run, args.split)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    outputs = _predict(run["model_path"], X)
+    out = args.out or os.path.join(run["out_dir"] or ".", f"errors-{args.split}")
+    tags = [t.strip() for t in args.tags.split(",") if t.strip()]
+    rep = analyze_errors(outputs, y, images=images, class_names=names, out_dir=out, per_class=args.per_class,
+                         tags=tags, ids=ids)
+    rep["recorded_accuracy"] = acc
+    rep["reproduces_record"] = acc is None or abs((1 - rep["error_rate"]) - float(acc)) < 1e-6
+    if args.json:
+        _dump({"run": run["id"], "split": args.split, **rep})
+    else:
+        print(f"run {run['id']} ({run['recipe']}): {rep['errors']} errors in {rep['examples']} {args.split} "
+              f"examples ({100 * rep['error_rate']:.2f}%)")
+        for m in rep["most_confused"]:
+            print(f"  {m['true']} -> {m['predicted']}: {m['count']}")
+        for k, f in rep["files"].items():
+            print(f"{k} -> {f}")
+        print(f"tag the rows of {rep['files']['csv']} (add columns), then: deepgrad errors {run['id']} --tagged FILE")
+    if not rep["reproduces_record"]:
+        print(f"deepgrad errors: warning: the rebuilt {args.split} set gives accuracy {1 - rep['error_rate']:.6f}, "
+              f"the run recorded {acc:.6f}: the data or the model file differ from the run's", file=sys.stderr)
+    return 0
+
+
+def csv_errors():
+    import csv
+
+    return csv.Error
+
+
+def _predict(model_path, X, batch: int = 500):
+    import numpy as np
+
+    from ..autograd import no_grad
+    from ..serialization import load_model
+    from ..tensor import Tensor
+
+    model = load_model(model_path)
+    model.eval()
+    outs = []
+    with no_grad():
+        for i in range(0, len(X), batch):
+            outs.append(np.asarray(model(Tensor(np.ascontiguousarray(X[i:i + batch]))).data))
+    return np.concatenate(outs)
