@@ -51,6 +51,14 @@ def add_parser(sub) -> None:
     e.add_argument("--tags", default="", help="comma-separated empty tag columns to add to the CSV (e.g. blurry,mislabeled)")
     e.add_argument("--tagged", default=None, metavar="CSV",
                    help="a tagged errors.csv: print each tag's share of the errors and the ceiling it puts on improvement")
+    c = sub.add_parser("curves", help="learning curves: train and dev error against the training-set size")
+    _common(c)
+    c.add_argument("recipe", help="fashion-mlp or planar")
+    c.add_argument("--sizes", default="0.1,0.25,0.5,1", help="fractions of the training set (default 0.1,0.25,0.5,1)")
+    c.add_argument("--epochs", type=int, default=None, help="epochs per point (default: the recipe's)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the subsets and the models (default 0)")
+    c.add_argument("--quick", action="store_true", help="the recipe's quick setting (a small training set, few epochs)")
+    c.add_argument("--out", default=None, help="output folder (default runs/curves-<recipe>-<time>)")
     d = sub.add_parser("doctor", help="bias, variance, data mismatch of a recorded run, and what to do next")
     _common(d)
     d.add_argument("run", help="run id, unique prefix, output directory, or -1 (the last)")
@@ -106,6 +114,8 @@ def run(args) -> int:
         return _doctor(args)
     if args.command == "errors":
         return _errors(args)
+    if args.command == "curves":
+        return _curves(args)
     cmd = getattr(args, "runs_command", None)
     if cmd is None:
         from ..cli import CLIError
@@ -344,3 +354,50 @@ def _predict(model_path, X, batch: int = 500):
         for i in range(0, len(X), batch):
             outs.append(np.asarray(model(Tensor(np.ascontiguousarray(X[i:i + batch]))).data))
     return np.concatenate(outs)
+
+
+def _curves(args) -> int:
+    from datetime import datetime, timezone
+
+    from ..cli import CLIError
+    from .curves import learning_curve, recipe_setup
+    from .store import RunStore, RunStoreError, store_path
+    from .tracker import RunTracker
+
+    args.prog = f"deepgrad curves {args.recipe}"
+    try:
+        sizes = [float(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        raise CLIError(f"--sizes {args.sizes!r}: expected fractions separated by commas, e.g. 0.1,0.25,0.5,1") from None
+    if not sizes or any(not 0 < s <= 1 for s in sizes):
+        raise CLIError(f"--sizes {args.sizes!r}: every size must be a fraction in (0, 1]")
+    if args.epochs is not None and args.epochs < 1:
+        raise CLIError(f"--epochs: must be at least 1, got {args.epochs}")
+    if args.seed < 0:
+        raise CLIError(f"--seed: must be at least 0, got {args.seed}")
+    if args.recipe not in ("fashion-mlp", "planar"):
+        raise CLIError(f"recipe {args.recipe!r} is not supported (fashion-mlp, planar)")
+    try:
+        store = RunStore(store_path(args.store))
+    except RunStoreError as e:
+        raise CLIError(f"--store: {e}") from None
+    out = args.out or os.path.join("runs", f"curves-{args.recipe}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}")
+    os.makedirs(out, exist_ok=True)
+    train, dev, fit, cfg = recipe_setup(args.recipe, args.quick, args.epochs, args.seed)
+
+    def tracker(frac, n):
+        return RunTracker(store, recipe=args.recipe, seed=args.seed, source="curves", out_dir=out,
+                          config={**cfg, "train_fraction": frac, "train_examples": n, "seed": args.seed},
+                          splits={"train": {"examples": n, "fraction": frac}, "dev": {"examples": len(dev[1])}})
+
+    curve = learning_curve(fit, train, dev, sizes, seed=args.seed, tracker_fn=tracker)
+    png = curve.plot(os.path.join(out, "curves.png"), f"{args.recipe}: learning curve")
+    with open(os.path.join(out, "curves.json"), "w") as f:
+        json.dump({"recipe": args.recipe, "config": cfg, "points": curve.points}, f, indent=2)
+    store.close()
+    if args.json:
+        _dump({"recipe": args.recipe, "points": curve.points, "plot": png})
+    else:
+        print(curve.table())
+        print(f"plot -> {png}  (each point is a run in {store.path})")
+    return 0
