@@ -130,3 +130,38 @@ def test_eight_processes_writing_at_once_lose_nothing(tmp_path):
     assert all(r["status"] == "ok" and len(s.epochs(r["id"])) == epochs for r in got)
     pairs = sorted((r["config"]["worker"], r["config"]["i"]) for r in got)
     assert pairs == [(w, i) for w in range(procs) for i in range(runs)]
+
+
+def _deepgrad_run(argv, barrier):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from deepgrad.cli import main
+
+    barrier.wait()
+    os._exit(main(argv))
+
+
+@pytest.mark.slow
+def test_eight_deepgrad_runs_finishing_together_are_all_recorded(tmp_path):
+    """The real path (deepgrad.cli.main -> recipe -> RunTracker -> finish): 8 processes (forked, so
+    that they start together without paying for imports) run `deepgrad run planar` into one store."""
+    import matplotlib.pyplot  # noqa: F401 - imported once, before the fork
+
+    store = str(tmp_path / "s.sqlite")
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(8)
+    procs = [ctx.Process(target=_deepgrad_run, args=(["run", "planar", "--quick", "--epochs", "40", "--seed", str(i),
+                                                       "--out", str(tmp_path / f"p{i}"), "--store", store], barrier))
+             for i in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0] * 8
+    s = RunStore(store)
+    assert s.count() == (8, 8 * 40)
+    for i in range(8):
+        run_id = json.loads((tmp_path / f"p{i}" / "metrics.json").read_text())["run_id"]
+        r = s.get(run_id)
+        assert r["seed"] == i and r["status"] == "ok" and len(r["epochs"]) == 40 and r["final"]["test_accuracy"] > 0
