@@ -293,6 +293,12 @@ class RunStore:
         d = dict(zip(self._COLUMNS, values))
         for k in _JSON_COLUMNS:
             d[k] = json.loads(d[k]) if d[k] else ({} if k != "splits" else None)
+        if d["status"] == "running" and d["host"] == socket.gethostname() and d["pid"] is not None:
+            from ..train.run import _alive
+
+            if not _alive(int(d["pid"])):  # killed before it could say so: never shown as running
+                d["status"] = "interrupted"
+                d["status_message"] = f"its process (pid {d['pid']}) ended before the run finished"
         return d
 
     def runs(self, recipe: str | None = None, status: str | None = None) -> list[dict]:

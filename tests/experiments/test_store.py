@@ -165,3 +165,18 @@ def test_eight_deepgrad_runs_finishing_together_are_all_recorded(tmp_path):
         run_id = json.loads((tmp_path / f"p{i}" / "metrics.json").read_text())["run_id"]
         r = s.get(run_id)
         assert r["seed"] == i and r["status"] == "ok" and len(r["epochs"]) == 40 and r["final"]["test_accuracy"] > 0
+
+
+def test_a_killed_run_reads_as_interrupted(tmp_path):
+    import subprocess
+    import sys
+
+    s = RunStore(tmp_path / "s.sqlite")
+    live = s.start_run(recipe="r")
+    dead_proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_proc.wait()
+    dead = s.start_run(recipe="r")
+    s._write(lambda c: c.execute("UPDATE runs SET pid=? WHERE id=?", (dead_proc.pid, dead)))
+    assert s.get(live)["status"] == "running"  # this process is alive
+    r = s.get(dead)
+    assert r["status"] == "interrupted" and str(dead_proc.pid) in r["status_message"]
