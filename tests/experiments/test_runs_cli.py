@@ -105,3 +105,26 @@ def test_doctor_on_a_run(two_runs, capsys):
     assert rep["components"]["avoidable_bias"] == pytest.approx(1 - r["final"]["train_accuracy"])
     assert rep["primary"] in ("avoidable_bias", "variance", "dev_overfitting") and rep["remedies"]
     assert os.path.getsize(rep["plot"]) > 10_000 and rep["plot"] == str(d / "p1" / "doctor.png")
+
+
+def test_a_diverged_run_is_recorded_as_such(tmp_path, capsys):
+    store = str(tmp_path / "s.sqlite")
+    assert main(["run", "planar", "--epochs", "30", "--lr", "1000", "--out", str(tmp_path / "d"), "--store", store]) == 3
+    r = RunStore(store).get("-1")
+    assert r["status"] == "diverged" and "diverged" in r["status_message"] and r["epochs"]
+    capsys.readouterr()
+    assert main(["runs", "best", "--store", store, "--json"]) == 1  # a failed run is never the best
+    assert [x["id"] for x in json.loads(capsys.readouterr().out)["ruled_out"]["status"]] == [r["id"]]
+
+
+def test_a_recipe_without_fit_plumbing_is_recorded_from_its_metrics(tmp_path):
+    import argparse
+
+    from deepgrad.recipes._cli import _record_summary
+
+    args = argparse.Namespace(recipe="transfer-digits", out=str(tmp_path), store=str(tmp_path / "s.sqlite"))
+    _record_summary(args, {"recipe": "transfer-digits", "seed": 0, "wins": 7, "pairs": 9, "wall_time_s": 1.5,
+                           "config": {"source": "raw"}, "transfer_beats_scratch": True})
+    r = RunStore(args.store).get("-1")
+    assert r["recipe"] == "transfer-digits" and r["final"] == {"wins": 7, "pairs": 9, "wall_time_s": 1.5}
+    assert r["config"] == {"source": "raw"} and r["status"] == "ok" and r["out_dir"] == str(tmp_path)
