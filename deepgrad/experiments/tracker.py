@@ -113,8 +113,9 @@ class RunTracker(Callback):
         self._t0 = time.perf_counter()
         trainer = self.trainer
         trainer.history.tracker = self  # recipes' finish() completes the record through it
-        if self.run_id is not None:  # a second fit() with the same tracker continues the same record
+        if self.run_id is not None and logs.get("resumed"):  # fit() resumed from a checkpoint: the same record
             return
+        self.params = self.predict_ms = None  # a new fit() is a new run
         record = getattr(trainer, "run_record", None) or {}
         config = record.get("config") or self.config
         recipe = self.recipe or (config or {}).get("recipe")

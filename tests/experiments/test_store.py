@@ -180,3 +180,27 @@ def test_a_killed_run_reads_as_interrupted(tmp_path):
     assert s.get(live)["status"] == "running"  # this process is alive
     r = s.get(dead)
     assert r["status"] == "interrupted" and str(dead_proc.pid) in r["status_message"]
+
+
+def test_each_fit_is_its_own_run(tmp_path):
+    X, y = _data()
+    model = nn.Sequential(nn.Linear(4, 2))
+    tracker = RunTracker(tmp_path / "s.sqlite", recipe="twice")
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), batch_size=32, callbacks=[tracker])
+    trainer.fit((X, y), epochs=2)
+    first = tracker.run_id
+    trainer.fit((X, y), epochs=3)
+    s = RunStore(tmp_path / "s.sqlite")
+    assert tracker.run_id != first and s.count() == (2, 5)
+    assert len(s.get(first)["epochs"]) == 2 and len(s.get(tracker.run_id)["epochs"]) == 3
+
+
+def test_a_resumed_fit_continues_its_record(tmp_path):
+    X, y = _data()
+    store = RunStore(tmp_path / "s.sqlite")
+    model = nn.Sequential(nn.Linear(4, 2))
+    tracker = RunTracker(store, recipe="resume")
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.1), batch_size=32, callbacks=[tracker])
+    trainer.fit((X, y), epochs=2, checkpoint_dir=tmp_path / "ck")
+    trainer.fit((X, y), epochs=4, checkpoint_dir=tmp_path / "ck")
+    assert store.count() == (1, 4) and [e["epoch"] for e in store.get(tracker.run_id)["epochs"]] == [1, 2, 3, 4]
