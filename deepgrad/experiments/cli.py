@@ -305,7 +305,10 @@ def _errors(args) -> int:
         return 0
     if args.per_class < 1:
         raise CLIError(f"--per-class: must be at least 1, got {args.per_class}")
-    if not run["model_path"] or not os.path.isfile(run["model_path"]):
+    if not run["model_path"]:
+        raise CLIError(f"run {run['id']}: no model file recorded (runs of `deepgrad run` have one; "
+                       f"use deepgrad.experiments.analyze_errors from Python for others)")
+    if not os.path.isfile(run["model_path"]):
         raise CLIError(f"run {run['id']}: its model file {run['model_path']} is missing")
     try:
         X, y, images, names, ids = recipe_data(run, args.split)
