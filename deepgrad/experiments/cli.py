@@ -61,7 +61,11 @@ def add_parser(sub) -> None:
     c.add_argument("--out", default=None, help="output folder (default runs/curves-<recipe>-<time>)")
     d = sub.add_parser("doctor", help="bias, variance, data mismatch of a recorded run, and what to do next")
     _common(d)
-    d.add_argument("run", help="run id, unique prefix, output directory, or -1 (the last)")
+    d.add_argument("run", nargs="?", help="run id, unique prefix, output directory, or -1 (the last); "
+                                          "or none, with the errors given as flags")
+    for part in ("train", "train-dev", "dev", "test"):
+        d.add_argument(f"--{part}-error", dest=f"{part.replace('-', '_')}_error", type=float, default=None,
+                       help=f"the {part} error (a fraction; overrides the run's)")
     d.add_argument("--human-error", dest="human_error", type=float, default=None,
                    help="human-level error (a fraction, e.g. 0.05), the proxy for Bayes error")
     d.add_argument("--plot", default=None, help="the bar chart PNG (default: doctor.png in the run's folder)")
@@ -255,17 +259,24 @@ def _doctor(args) -> int:
     from ..cli import CLIError
     from .diagnose import diagnose, errors_from_metrics
 
-    if args.human_error is not None and not (0 <= args.human_error):
-        raise CLIError(f"--human-error: must be an error rate >= 0, got {args.human_error}")
-    with _open(args) as store:
-        run = _get(store, args.run)
-    errs = errors_from_metrics(run["final"])
+    given = {p: getattr(args, f"{p}_error") for p in ("human", "train", "train_dev", "dev", "test")}
+    for p, v in given.items():
+        if v is not None and not v >= 0:
+            raise CLIError(f"--{p.replace('_', '-')}-error: must be an error rate >= 0, got {v}")
+    run, errs = None, {}
+    if args.run is not None:
+        with _open(args) as store:
+            run = _get(store, args.run)
+        errs = errors_from_metrics(run["final"])
+    elif all(given[p] is None for p in ("train", "train_dev", "dev", "test")):
+        raise CLIError("name a RUN, or give errors: --train-error, --train-dev-error, --dev-error, --test-error")
+    errs.update({p: v for p, v in given.items() if v is not None and p != "human"})
     if not errs:
         raise CLIError(f"run {run['id']}: no train/dev/test accuracy or error recorded to diagnose")
-    d = diagnose(human=args.human_error, **errs)
+    d = diagnose(human=given["human"], **errs)
     plot = args.plot
     if plot is None:
-        folder = run["out_dir"] if run["out_dir"] and os.path.isdir(run["out_dir"]) else "."
+        folder = run["out_dir"] if run and run["out_dir"] and os.path.isdir(run["out_dir"]) else "."
         plot = os.path.join(folder, "doctor.png")
     try:
         import matplotlib  # noqa: F401
@@ -274,9 +285,10 @@ def _doctor(args) -> int:
     except ImportError:
         plot = None
     if args.json:
-        _dump({"run": run["id"], **d.to_dict(), "plot": plot})
+        _dump({"run": run and run["id"], **d.to_dict(), "plot": plot})
         return 0
-    print(f"run {run['id']} ({run['recipe']})")
+    if run:
+        print(f"run {run['id']} ({run['recipe']})")
     print(d.report())
     if plot:
         print(f"chart -> {plot}")

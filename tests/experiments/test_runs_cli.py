@@ -128,3 +128,23 @@ def test_a_recipe_without_fit_plumbing_is_recorded_from_its_metrics(tmp_path):
     r = RunStore(args.store).get("-1")
     assert r["recipe"] == "transfer-digits" and r["final"] == {"wins": 7, "pairs": 9, "wall_time_s": 1.5}
     assert r["config"] == {"source": "raw"} and r["status"] == "ok" and r["out_dir"] == str(tmp_path)
+
+
+def test_doctor_from_errors_given_as_flags(tmp_path, capsys):
+    png = tmp_path / "d.png"
+    assert main(["doctor", "--human-error", "0", "--train-error", "0.01", "--train-dev-error", "0.015",
+                 "--dev-error", "0.10", "--plot", str(png), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["primary"] == "data_mismatch" and rep["run"] is None and png.exists()
+    assert main(["doctor"]) == 2
+    assert "name a RUN" in capsys.readouterr().err
+    assert main(["doctor", "--dev-error", "-0.1"]) == 2
+    assert capsys.readouterr().err.startswith("deepgrad doctor: --dev-error")
+
+
+def test_doctor_flags_complete_a_run(two_runs, capsys):
+    _, store = two_runs
+    assert main(["doctor", "-1", "--store", store, "--train-dev-error", "0.0", "--human-error", "0.0",
+                 "--plot", str(two_runs[0] / "d.png"), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["errors"]["train_dev"] == 0.0 and rep["components"]["data_mismatch"] == pytest.approx(rep["errors"]["dev"])
