@@ -334,6 +334,8 @@ class RunStore:
             name = "-1"
         if name.lstrip("-").isdigit() and name.startswith("-"):
             k = int(name)
+            if k == 0:
+                raise RunNotFound(f"run {name}: -1 is the last run, -2 the one before, ...")
             if -k > len(ids):
                 raise RunNotFound(f"run {name}: the store {self.path} holds only {len(ids)} runs")
             return ids[k]
