@@ -31,7 +31,7 @@ import sys
 #: modules that provide subcommands (see the module docstring); one line each
 COMMANDS: list[str] = [
     "deepgrad.recipes._cli",  # run, list
-    "deepgrad.experiments.cli",  # runs list|show|compare|best, doctor
+    "deepgrad.experiments.cli",  # runs list|show|compare|best, doctor, errors, curves
 ]
 
 DEBUG_ENV = "DEEPGRAD_DEBUG"

@@ -114,13 +114,12 @@ def finish(out: str, recipe: str, model, history, results: dict, config: dict, s
         "platform": {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine()},
         "files": {},
     }
-    tracker = getattr(history, "tracker", None)
-    if tracker is not None:
-        metrics["params"], metrics["predict_ms"], metrics["run_id"] = tracker.params, tracker.predict_ms, tracker.run_id
-    else:
-        from ..experiments.tracker import count_parameters
+    from ..experiments.tracker import count_parameters
 
-        metrics["params"] = count_parameters(model)
+    tracker = getattr(history, "tracker", None)
+    metrics["params"] = count_parameters(model)
+    if tracker is not None:
+        metrics["predict_ms"], metrics["run_id"] = tracker.predict_ms, tracker.run_id
     model_path = os.path.join(out, "model.safetensors")
     save_model(model, model_path, metadata={"recipe": recipe, "test_accuracy": results.get("test_accuracy")})
     history.to_csv(os.path.join(out, "history.csv"))
