@@ -18,8 +18,10 @@ in ``tracker.error``); the run's own files are written as usual.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
+import uuid
 
 import numpy as np
 
@@ -125,8 +127,12 @@ class RunTracker(Callback):
             loader = getattr(trainer, "_loader", None)
             n = len(loader.dataset) if loader is not None and hasattr(loader.dataset, "__len__") else None
             splits = {"train": {"examples": n}} if n is not None else None
+        run_id = None
+        base = os.path.basename(os.path.normpath(os.fspath(self.out_dir))) if self.out_dir else ""
+        if recipe and base.startswith(f"{recipe}-"):  # runs/<recipe>-<time>: the id starts with the folder's name
+            run_id = f"{base}-{uuid.uuid4().hex[:6]}"
         self.run_id = self._safe(lambda s: s.start_run(recipe=recipe, config=config, seed=seed, splits=splits,
-                                                       source=self.source, out_dir=self.out_dir,
+                                                       source=self.source, out_dir=self.out_dir, run_id=run_id,
                                                        config_hash=record.get("config_hash")))
         # earlier epochs of a resumed run (rebuilt from the checkpoint) belong to this record too
         for row in trainer.history.rows:

@@ -148,3 +148,11 @@ def test_doctor_flags_complete_a_run(two_runs, capsys):
                  "--plot", str(two_runs[0] / "d.png"), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["errors"]["train_dev"] == 0.0 and rep["components"]["data_mismatch"] == pytest.approx(rep["errors"]["dev"])
+
+
+def test_a_default_run_folder_names_its_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "planar", "--quick", "--epochs", "3", "--store", "s.sqlite"]) == 0
+    (folder,) = [d for d in os.listdir(tmp_path / "runs")]
+    r = RunStore("s.sqlite").get(folder)  # the folder's name is a prefix of the run's id
+    assert r["id"].startswith(folder + "-") and r["out_dir"] == str(tmp_path / "runs" / folder)
