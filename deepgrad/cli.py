@@ -34,6 +34,7 @@ from .errors import CLIError  # noqa: F401  (re-exported: deepgrad.cli.CLIError)
 COMMANDS: list[str] = [
     "deepgrad.recipes._cli",  # run, list
     "deepgrad.check.cli",  # inspect, explain, exercise
+    "deepgrad.experiments.cli",  # runs list|show|compare|best, doctor, errors, curves
 ]
 
 DEBUG_ENV = "DEEPGRAD_DEBUG"

@@ -202,7 +202,7 @@ def test_default_out_dirs_are_distinct(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for _ in range(2):
         assert cli.main(["run", "planar", "--epochs", "2"]) == 0
-    dirs = sorted(os.listdir(tmp_path / "runs"))
+    dirs = sorted(d for d in os.listdir(tmp_path / "runs") if os.path.isdir(tmp_path / "runs" / d))  # and runs.sqlite
     assert len(dirs) == 2 and all(d.startswith("planar-") for d in dirs)
     assert all((tmp_path / "runs" / d / "metrics.json").exists() for d in dirs)
 

@@ -16,3 +16,4 @@ from .split import (  # noqa: F401
     train_dev_test_split,
     train_traindev_split,
 )
+from .split import Splits, make_splits, train_traindev_dev_test_split  # noqa: F401

@@ -148,3 +148,93 @@ def _labels(arrays, stratify):
     if stratify is None or stratify is False:
         return None
     return _as_array(arrays[-1] if stratify is True else stratify)
+
+
+# ----- train / train-dev / dev / test in one call, recorded with the run ---------------------------
+#: the four parts of course 3's split, in order
+PARTS = ("train", "train_dev", "dev", "test")
+
+
+class Splits:
+    """Index arrays for train, train-dev, dev and test (:func:`make_splits`), and their record.
+
+    ``splits.train`` etc. are int64 index arrays (disjoint); ``splits.take(X, y)`` returns
+    ``{"train": (X_tr, y_tr), ...}``; ``splits.record()`` is the JSON dict a run stores (seed,
+    stratified, and per part: the count, the count per class and a SHA-256 of the indices, so
+    two runs on the same split can be recognised).
+    """
+
+    def __init__(self, parts: dict, labels=None, seed=None, stratified: bool = False, fractions=None):
+        self.parts = {k: np.asarray(v, np.int64) for k, v in parts.items()}
+        self.labels = None if labels is None else _as_array(labels)
+        self.seed, self.stratified, self.fractions = seed, stratified, fractions
+
+    def __getattr__(self, name):
+        parts = self.__dict__.get("parts", {})
+        if name in parts:
+            return parts[name]
+        raise AttributeError(name)
+
+    def __iter__(self):
+        return iter(self.parts[k] for k in self.parts)
+
+    def __len__(self):
+        return len(self.parts)
+
+    def take(self, *arrays) -> dict:
+        """``{"train": (a[train_idx], b[train_idx], ...), "train_dev": ..., "dev": ..., "test": ...}``."""
+        return {k: _take(arrays, idx) for k, idx in self.parts.items()}
+
+    def record(self) -> dict:
+        import hashlib
+
+        out = {"seed": self.seed, "stratified": bool(self.stratified)}
+        if self.fractions is not None:
+            out["fractions"] = dict(self.fractions)
+        for k, idx in self.parts.items():
+            part = {"examples": int(len(idx)),
+                    "sha256": hashlib.sha256(np.sort(idx).astype("<i8").tobytes()).hexdigest()[:16]}
+            if self.labels is not None and self.labels.ndim == 1 and self.labels.dtype.kind in "iub":
+                cls, cnt = np.unique(self.labels[idx], return_counts=True)
+                part["per_class"] = {str(int(c)): int(n) for c, n in zip(cls, cnt)}
+            out[k] = part
+        return out
+
+    def __repr__(self):
+        return "Splits(" + ", ".join(f"{k}={len(v)}" for k, v in self.parts.items()) + ")"
+
+
+def make_splits(n_or_labels, train_dev: float = 0.05, dev: float = 0.1, test: float = 0.1, stratify: bool = True,
+                seed: int | None = 0) -> Splits:
+    """Train, train-dev, dev and test in one call (course 3): fractions of the examples (or
+    counts), the rest to train; stratified on the labels when given (``stratify=True``), repeatable
+    given ``seed``. Train-dev comes from the same distribution as train and is never trained on:
+    train -> train-dev measures variance, train-dev -> dev data mismatch. A part of size 0 is empty.
+
+    When dev and test come from ANOTHER distribution (the data you care about), split that data
+    with :func:`split_indices` and use ``train_dev`` here for the training distribution.
+    """
+    labels = None if np.ndim(n_or_labels) == 0 else _as_array(n_or_labels)
+    strat = bool(stratify) and labels is not None
+    sizes = [train_dev, dev, test]
+    counts = _is_counts([1 if s == 0 else s for s in sizes]) and all(isinstance(s, (int, np.integer)) for s in sizes)
+    n = len(labels) if labels is not None else int(n_or_labels)
+    if counts:
+        sizes = [n - sum(sizes), *sizes]
+        if sizes[0] < 0:
+            raise ValueError(f"make_splits: train_dev + dev + test = {n - sizes[0]} examples, only {n} available")
+    else:
+        sizes = [max(0.0, 1.0 - sum(sizes)), *sizes]
+    idx = split_indices(labels if strat else n, sizes, stratify=strat, seed=seed)
+    fractions = dict(zip(PARTS, [float(s) for s in sizes]))
+    return Splits(dict(zip(PARTS, idx)), labels=labels, seed=seed, stratified=strat, fractions=fractions)
+
+
+def train_traindev_dev_test_split(*arrays, train_dev: float = 0.05, dev: float = 0.1, test: float = 0.1,
+                                  stratify=None, seed: int | None = 0):
+    """Arrays split into ``(train, train_dev, dev, test)``, each a tuple of arrays (see :func:`make_splits`)."""
+    labels = _labels(arrays, stratify)
+    s = make_splits(labels if labels is not None else len(arrays[0]), train_dev, dev, test,
+                    stratify=labels is not None, seed=seed)
+    parts = s.take(*arrays)
+    return tuple(parts[k] for k in PARTS)

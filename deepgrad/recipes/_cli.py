@@ -75,6 +75,8 @@ def add_parser(sub) -> None:
                         "(metrics.json then records the differences)")
     r.add_argument("--content", default=None, help="style-transfer: content image (file, or china/flower/waves)")
     r.add_argument("--style", default=None, help="style-transfer: style image (file, or china/flower/waves)")
+    r.add_argument("--store", default=None,
+                   help="record the run in this run store (SQLite; default $DEEPGRAD_STORE, else runs/runs.sqlite)")
     sub.add_parser("list", help="same as `run --list`")
 
 
@@ -164,6 +166,7 @@ def run(args) -> int:
     check_writable("--out", args.out)
     if args.checkpoint_dir is not None:
         check_writable("--checkpoint-dir", args.checkpoint_dir)
+    args.store = _check_store(args.store)
     from ..train.run import DirLock, RunLockedError
     from ._common import set_aside_previous
 
@@ -185,6 +188,8 @@ def run(args) -> int:
     finally:
         for lock in reversed(held):
             lock.release()
+    if isinstance(metrics, dict) and "run_id" not in metrics:  # a recipe without Trainer.fit plumbing
+        _record_summary(args, metrics)
     status = (metrics or {}).get("status") if isinstance(metrics, dict) else None
     if status in ("nan", "diverged"):
         from ..train.run import RunDiverged
@@ -193,3 +198,31 @@ def run(args) -> int:
                         f"{os.path.join(args.out, 'metrics.json')})")
     return 0
 
+
+
+def _check_store(path):
+    """``--store`` (or ``$DEEPGRAD_STORE``, or the default) opened once before any work: a bad path is one line."""
+    from ..cli import CLIError
+    from ..experiments.store import RunStore, RunStoreError, store_path
+
+    path = store_path(path)
+    try:
+        RunStore(path).close()
+    except RunStoreError as e:
+        raise CLIError(f"--store: {e}") from None
+    return path
+
+
+def _record_summary(args, metrics: dict) -> None:
+    """Record a recipe's run that did not go through ``fit_options`` (its metrics only)."""
+    from ..experiments.store import RunStore, RunStoreError
+
+    final = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+             and k not in ("seed",)}
+    try:
+        with RunStore(args.store) as store:
+            store.record(recipe=args.recipe, config=metrics.get("config"), seed=metrics.get("seed"), final=final,
+                         status=metrics.get("status", "ok"), out_dir=args.out, source="run",
+                         durations={"wall_s": metrics.get("wall_time_s")})
+    except RunStoreError as e:
+        print(f"deepgrad run {args.recipe}: warning: the run is not recorded in the run store: {e}", file=sys.stderr)

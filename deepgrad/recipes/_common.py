@@ -35,7 +35,16 @@ def fit_options(args, recipe: str, config: dict, seed) -> dict:
             "checkpoint_every": getattr(args, "checkpoint_every_steps", None),
             "force_resume": bool(getattr(args, "force_resume", False)),
             "run_config": run_config(recipe, config, seed),
-            "callbacks": [DivergenceGuard()]}
+            "callbacks": [DivergenceGuard()] + _tracker(args, recipe)}
+
+
+def _tracker(args, recipe: str) -> list:
+    """The run store's tracker for a recipe run (``--store``, ``$DEEPGRAD_STORE``, ``runs/runs.sqlite``)."""
+    from ..experiments.store import store_path
+    from ..experiments.tracker import RunTracker
+
+    return [RunTracker(store_path(getattr(args, "store", None)), recipe=recipe, source="run",
+                       out_dir=getattr(args, "out", None))]
 
 
 def out_dir(args, recipe: str) -> str:
@@ -105,6 +114,12 @@ def finish(out: str, recipe: str, model, history, results: dict, config: dict, s
         "platform": {"python": platform.python_version(), "numpy": np.__version__, "machine": platform.machine()},
         "files": {},
     }
+    from ..experiments.tracker import count_parameters
+
+    tracker = getattr(history, "tracker", None)
+    metrics["params"] = count_parameters(model)
+    if tracker is not None:
+        metrics["predict_ms"], metrics["run_id"] = tracker.predict_ms, tracker.run_id
     model_path = os.path.join(out, "model.safetensors")
     save_model(model, model_path, metadata={"recipe": recipe, "test_accuracy": results.get("test_accuracy")})
     history.to_csv(os.path.join(out, "history.csv"))
@@ -112,6 +127,12 @@ def finish(out: str, recipe: str, model, history, results: dict, config: dict, s
     metrics["files"] = {"model": "model.safetensors", "history": "history.csv",
                         "plots": [os.path.basename(p) for p in plots]}
     atomic_write_bytes(os.path.join(out, "metrics.json"), (json.dumps(metrics, indent=2, default=_json_default) + "\n").encode())
+    if tracker is not None:  # the run store: test metrics, the model file and the folder, known only now
+        final = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                 and k not in ("seed", "epochs", "params", "predict_ms")}
+        splits = {k[: -len("_examples")]: {"examples": v} for k, v in config.items() if k.endswith("_examples")}
+        tracker.complete(final=final, model_path=model_path, out_dir=out, durations={"wall_s": metrics["wall_time_s"]},
+                         splits=config.get("splits") or splits or None)
     if status["status"] != "ok":
         import sys
 
