@@ -19,6 +19,7 @@ from numpy import bool_, float32, float64, int32, int64
 
 from . import check, nn, optim
 from .autograd import Context, Function, enable_grad, is_grad_enabled, no_grad
+from .check.anomaly import detect_anomaly, set_detect_anomaly
 from .creation import arange, empty, eye, from_numpy, full, ones, ones_like, rand, randn, zeros, zeros_like
 from .ops import *  # noqa: F403
 from .ops import __all__ as _ops_all
@@ -28,9 +29,6 @@ from .tensor import Tensor, as_tensor, tensor
 
 if TYPE_CHECKING:  # imported on first use (see __getattr__); named here for editors and type checkers
     from . import data, train, vision
-from . import check, nn  # noqa: E402,F401  (after the core they build on)
-from .check.anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402,F401
-from .serialization import load_model, load_weights, save_model, save_weights  # noqa: E402,F401
 
 __version__ = "0.1.0"
 
@@ -43,6 +41,8 @@ __all__ = [
     "enable_grad",
     "is_grad_enabled",
     "no_grad",
+    "detect_anomaly",
+    "set_detect_anomaly",
     "default_generator",
     "manual_seed",
     "seed",

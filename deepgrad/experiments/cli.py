@@ -72,7 +72,7 @@ def add_parser(sub) -> None:
 
 
 def _open(args):
-    from ..cli import CLIError
+    from ..errors import CLIError
     from .store import RunStore, RunStoreError, store_path
 
     path = store_path(args.store)
@@ -86,7 +86,7 @@ def _open(args):
 
 
 def _get(store, name):
-    from ..cli import CLIError
+    from ..errors import CLIError
     from .store import RunNotFound
 
     try:
@@ -122,7 +122,7 @@ def run(args) -> int:
         return _curves(args)
     cmd = getattr(args, "runs_command", None)
     if cmd is None:
-        from ..cli import CLIError
+        from ..errors import CLIError
 
         raise CLIError("name a subcommand: deepgrad runs list | show RUN | compare RUN RUN... | best --metric M")
     args.prog = f"deepgrad runs {cmd}"
@@ -178,7 +178,7 @@ def _show(args, store) -> int:
 
 
 def _compare(args, store) -> int:
-    from ..cli import CLIError
+    from ..errors import CLIError
 
     if len(args.runs) < 2:
         raise CLIError("compare needs two or more runs")
@@ -240,7 +240,7 @@ def _plot_curves(runs, curve, path):
 
 
 def _best(args, store) -> int:
-    from ..cli import CLIError
+    from ..errors import CLIError
     from .select import best_run
 
     try:
@@ -256,7 +256,7 @@ def _best(args, store) -> int:
 
 
 def _doctor(args) -> int:
-    from ..cli import CLIError
+    from ..errors import CLIError
     from .diagnose import diagnose, errors_from_metrics
 
     given = {p: getattr(args, f"{p}_error") for p in ("human", "train", "train_dev", "dev", "test")}
@@ -296,7 +296,7 @@ def _doctor(args) -> int:
 
 
 def _errors(args) -> int:
-    from ..cli import CLIError
+    from ..errors import CLIError
     from .errors import analyze_errors, format_tag_report, recipe_data, tag_report
 
     with _open(args) as store:
@@ -374,7 +374,7 @@ def _predict(model_path, X, batch: int = 500):
 def _curves(args) -> int:
     from datetime import datetime, timezone
 
-    from ..cli import CLIError
+    from ..errors import CLIError
     from .curves import learning_curve, recipe_setup
     from .store import RunStore, RunStoreError, store_path
     from .tracker import RunTracker

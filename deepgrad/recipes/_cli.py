@@ -202,7 +202,7 @@ def run(args) -> int:
 
 def _check_store(path):
     """``--store`` (or ``$DEEPGRAD_STORE``, or the default) opened once before any work: a bad path is one line."""
-    from ..cli import CLIError
+    from ..errors import CLIError
     from ..experiments.store import RunStore, RunStoreError, store_path
 
     path = store_path(path)
