@@ -101,11 +101,15 @@ def dg_user_resnet():
 DEPTHWISE = dict(batch=64, channels=96, size=14)  # a MobileNet-sized layer: 3x3 depthwise, stride 1, padding 1
 
 
-def depthwise_forward(lib, nn, rng):
+def depthwise_forward(lib, nn, rng, chained=False):
     """A closure running the forward pass of a 3x3 depthwise convolution (weights need grad,
-    as in training)."""
+    as in training). ``chained``: for deepgrad, the input in the memory layout a previous
+    conv/BN/ReLU here leaves it in (batch innermost), as inside a MobileNet block; torch's
+    input is its own NCHW either way."""
     n, c, s = DEPTHWISE["batch"], DEPTHWISE["channels"], DEPTHWISE["size"]
     x = rng.standard_normal((n, c, s, s)).astype(np.float32)
+    if chained and lib is dg:
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
     conv = nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False)
     xt = lib.from_numpy(x)
 
@@ -209,7 +213,7 @@ def _memory_child(lib: str, name: str, threads: int, steps: int = 3) -> float:
 
         torch.set_num_threads(threads)
         torch.manual_seed(0)
-        if name == "depthwise":
+        if name.startswith("depthwise"):
             step = depthwise_forward(torch, torch.nn, rng)
         else:
             model = torch_models(torch)[name]()
@@ -217,8 +221,8 @@ def _memory_child(lib: str, name: str, threads: int, steps: int = 3) -> float:
                               torch.from_numpy(y), torch.nn.functional.cross_entropy)
     else:
         dg.manual_seed(0)
-        if name == "depthwise":
-            step = depthwise_forward(dg, dg.nn, rng)
+        if name.startswith("depthwise"):
+            step = depthwise_forward(dg, dg.nn, rng, name == "depthwise_chained")
         else:
             model = {"lenet": dg_lenet, "lenet_unfused": dg_lenet_unfused, "resnet": DgResNetSmall,
                      "user_resnet": dg_user_resnet}[name]()
@@ -246,7 +250,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--models", default="user_resnet,resnet,lenet,lenet_unfused,depthwise")
+    ap.add_argument("--models", default="user_resnet,resnet,lenet,lenet_unfused,depthwise,depthwise_chained")
     ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--cpu-time", action="store_true",
@@ -278,12 +282,15 @@ def main(argv=None):
     for name in args.models.split(","):
         dg.manual_seed(0)
         row = {}
-        if name == "depthwise":
-            fns = {"deepgrad": depthwise_forward(dg, dg.nn, np.random.default_rng(0))}
+        if name.startswith("depthwise"):
+            chained = name == "depthwise_chained"
+            fns = {"deepgrad": depthwise_forward(dg, dg.nn, np.random.default_rng(0), chained)}
             if torch is not None:
                 torch.manual_seed(0)
-                fns["torch"] = depthwise_forward(torch, torch.nn, np.random.default_rng(0))
+                fns["torch"] = depthwise_forward(torch, torch.nn, np.random.default_rng(0), chained)
             row["what"] = "forward of a 3x3 depthwise conv, input {batch}x{channels}x{size}x{size}".format(**DEPTHWISE)
+            if chained:
+                row["what"] += ", deepgrad's input in the layout a previous conv leaves it in"
         else:
             model = builders[name]()
             fns = {"deepgrad": train_step(model, Adam(model.parameters(), lr=1e-3), dg.tensor(x), dg.tensor(y),

@@ -294,12 +294,15 @@ def test_chunk_size_follows_blas_threads(monkeypatch):
     assert im2col_mod.row_chunk(2**10, 100) == 100  # 100 KiB in all: within the budget, one chunk
 
 
+@pytest.mark.parametrize("layout", ["nchw", "batch_innermost"])
 @pytest.mark.parametrize("kernel,dilation,padding", [((3, 3), (1, 1), 1), ((3, 2), (2, 1), (2, 1)), ((1, 5), (1, 2), (0, 3))])
-def test_depthwise_stride1_einsum_path_matches_torch(kernel, dilation, padding):
+def test_depthwise_stride1_einsum_path_matches_torch(kernel, dilation, padding, layout):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
     x0, w0 = rng.standard_normal((3, 5, 7, 6)), rng.standard_normal((5, 1) + kernel)
-    x, w = dg.tensor(x0, requires_grad=True), dg.tensor(w0, requires_grad=True)
+    xin = x0 if layout == "nchw" else np.ascontiguousarray(x0.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    x, w = dg.tensor(xin, requires_grad=True), dg.tensor(w0, requires_grad=True)
+    assert x.data.flags.c_contiguous == (layout == "nchw")  # batch-innermost: the conv's input needs no transpose
     y = F.conv2d(x, w, padding=padding, dilation=dilation, groups=5)
     g0 = rng.standard_normal(y.shape)
     y.backward(g0)
