@@ -103,10 +103,10 @@ def safetensors_bytes(tensors: dict, metadata: dict | None = None) -> bytes:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     hbytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     hbytes += b" " * (-len(hbytes) % 8)
-    return b"".join([struct.pack("<Q", len(hbytes)), hbytes, *chunks])  # one copy of the data, here
+    return b"".join([struct.pack("<Q", len(hbytes)), hbytes, *chunks])  # type: ignore[list-item]  # one copy of the data, here; ndarray is a buffer, NumPy's stubs say so only for Python >= 3.12
 
 
-def parse_safetensors(raw: bytes, name: str = "<bytes>") -> tuple["OrderedDict[str, np.ndarray]", dict, bytes]:
+def parse_safetensors(raw: bytes, name: str = "<bytes>") -> tuple[OrderedDict[str, np.ndarray], dict, bytes]:
     """Decode safetensors bytes -> (tensors, metadata, data section); clear errors when damaged."""
     if len(raw) < 8:
         raise ModelFileError(f"{name}: not a safetensors file or truncated ({len(raw)} bytes)")
@@ -153,7 +153,7 @@ def parse_safetensors(raw: bytes, name: str = "<bytes>") -> tuple["OrderedDict[s
     return tensors, metadata, data
 
 
-def read_safetensors(path) -> tuple["OrderedDict[str, np.ndarray]", dict]:
+def read_safetensors(path) -> tuple[OrderedDict[str, np.ndarray], dict]:
     path = os.fspath(path)
     with open(path, "rb") as f:
         raw = f.read()
@@ -171,7 +171,7 @@ def _digest(tensors: dict, metadata: dict) -> str:
         h.update(name.encode("utf-8"))
         h.update(str(arr.dtype.newbyteorder("<").str).encode())
         h.update(repr(tuple(arr.shape)).encode())
-        h.update(_le_bytes(arr))
+        h.update(_le_bytes(arr))  # type: ignore[arg-type]  # ndarray is a buffer; NumPy's stubs say so only for Python >= 3.12
     return h.hexdigest()
 
 
@@ -183,7 +183,7 @@ def save_tensors(path, tensors: dict, metadata: dict | None = None) -> None:
     atomic_write_bytes(path, safetensors_bytes(tensors, meta))
 
 
-def load_tensors(path, verify: bool = True) -> tuple["OrderedDict[str, np.ndarray]", dict]:
+def load_tensors(path, verify: bool = True) -> tuple[OrderedDict[str, np.ndarray], dict]:
     """Read a file written by ``save_tensors``; with ``verify`` the SHA-256 must match."""
     path = os.fspath(path)
     tensors, meta = read_safetensors(path)
@@ -233,7 +233,7 @@ def _allowed(name: str):
         mod = importlib.import_module(mod_name)
     except ImportError:
         return None
-    obj = mod
+    obj: object = mod
     for part in cls_name.split("."):
         obj = getattr(obj, part, None)
     if isinstance(obj, type) and issubclass(obj, Module) and _qualname(obj) == name:

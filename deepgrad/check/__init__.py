@@ -1,8 +1,13 @@
 """Numerical checks: gradient checking for any op, function or model."""
-from .gradcheck import (  # noqa: F401
-    GradcheckReport, InputReport, ModelGradcheckReport, check_model_gradients, gradcheck, gradcheck_model,
-)
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly  # noqa: F401
+from .gradcheck import (  # noqa: F401
+    GradcheckReport,
+    InputReport,
+    ModelGradcheckReport,
+    check_model_gradients,
+    gradcheck,
+    gradcheck_model,
+)
 
 _LAZY = {"inspect": "health", "HealthReport": "health", "HealthMonitor": "health", "layer_stats": "health",
          "plot_health_history": "health"}

@@ -78,7 +78,7 @@ def _count_bad(a) -> tuple[int, int]:
 class _Recorder:
     """The object ``autograd`` calls while the mode is on (see the hook in autograd.py)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.stack: list[tuple[str, str]] = []  # (dotted path, type name) of the modules being called
         self.names: dict[int, str] = {}  # id(module) -> dotted name in the outermost module
 

@@ -167,6 +167,7 @@ def _explain(args) -> int:
         path = os.path.join(out_dir, f"explain-{method}.png")
         try:
             if method in ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "grad-cam", "hirescam"):
+                assert shape is not None  # inputs that are not images were refused above
                 raw = _attribution(E, method, model, x, preds, args.layer, shape)
                 maps = np.abs(raw).reshape((len(x),) + tuple(shape))
                 contrast = E.object_contrast(maps, imgs)

@@ -97,11 +97,11 @@ class HealthReport:
                 for r in self.layers]
         lines += _fmt_table(head, rows)
         ratio = "update/weight" + ("" if self.measured_update else f" (SGD step, lr {self.lr:g})")
-        head = ("parameter", "shape", "|W|", "|grad|", "grad rms", ratio, "flags")
-        rows = [(p.name, "x".join(map(str, p.shape)), f"{p.weight_norm:.3g}", f"{p.grad_norm:.3g}", f"{p.grad_rms:.3g}",
+        phead = ("parameter", "shape", "|W|", "|grad|", "grad rms", ratio, "flags")
+        prows = [(p.name, "x".join(map(str, p.shape)), f"{p.weight_norm:.3g}", f"{p.grad_norm:.3g}", f"{p.grad_rms:.3g}",
                  "-" if not np.isfinite(p.update_ratio) else f"{p.update_ratio:.2e}", " ".join(p.flags))
                 for p in self.params]
-        lines += [""] + _fmt_table(head, rows)
+        lines += [""] + _fmt_table(phead, prows)
         flags = self.flags
         lines += ["", "flags: " + ("; ".join(flags) if flags else "none (the update/weight rule of thumb is ~1e-3)")]
         return "\n".join(lines)

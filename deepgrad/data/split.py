@@ -10,7 +10,8 @@ small or imbalanced sets. All splits are repeatable given ``seed``.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
@@ -70,6 +71,7 @@ def split_indices(n_or_labels, sizes: Sequence[float], stratify: bool = False, s
         perm = rng.permutation(n)
         bounds = np.cumsum([0, *counts])
         return [perm[bounds[i] : bounds[i + 1]].astype(np.int64) for i in range(len(sizes))]
+    assert labels is not None  # stratify without labels was refused above
     if labels.ndim != 1:
         raise ValueError(f"split_indices: stratify needs 1-D class labels, got shape {labels.shape}")
     if labels.dtype.kind == "f" and not np.array_equal(labels, np.round(labels)):
@@ -141,7 +143,7 @@ def random_split(dataset, sizes: Sequence[float], stratify=None, seed: int | Non
         idx = split_indices(stratify, sizes, stratify=True, seed=seed)
     else:
         idx = split_indices(n, sizes, seed=seed)
-    return [Subset(dataset, i) for i in idx]
+    return [Subset(dataset, cast(Sequence[int], i)) for i in idx]  # a 1-D int64 array, as Subset converts it
 
 
 def _labels(arrays, stratify):

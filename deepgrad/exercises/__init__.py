@@ -12,8 +12,17 @@ True
 """
 from __future__ import annotations
 
-from ._core import CheckResult, Exercise, ExerciseError, Failure, Property, check_function, load_definitions, load_function
 from . import c1, c2, c4, c5
+from ._core import (
+    CheckResult,
+    Exercise,
+    ExerciseError,
+    Failure,
+    Property,
+    check_function,
+    load_definitions,
+    load_function,
+)
 
 EXERCISES: dict[str, Exercise] = {ex.name: ex for mod in (c1, c2, c4, c5) for ex in mod.EXERCISES}
 

@@ -15,7 +15,9 @@ import ast
 import copy
 import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -42,11 +44,11 @@ class Exercise:
     signature: str  # e.g. "linear_forward(A, W, b)"
     shapes: str  # what goes in and out, with shapes
     doc: str  # what the function must do
-    reference: callable
-    make_inputs: callable  # (g: Gen) -> list of positional arguments
+    reference: Callable[..., Any]
+    make_inputs: Callable[..., Any]  # (g: Gen) -> list of positional arguments
     properties: list = field(default_factory=lambda: [RANDOM])
-    pick: callable = None  # returned value -> what is compared (e.g. drop a cache)
-    verify: callable = None  # (args, actual, expected) -> None or a message; default: compare with the reference
+    pick: Callable[[Any], Any] | None = None  # returned value -> what is compared (e.g. drop a cache)
+    verify: Callable[[Any, Any, Any], str | None] | None = None  # (args, actual, expected) -> None or a message; default: compare with the reference
     rtol: float = 1e-6
     atol: float = 1e-9
     seeded: bool = False  # seed NumPy's global generator identically before calling each implementation
@@ -356,7 +358,7 @@ def load_definitions(path) -> dict:
         tree = ast.parse(source, filename=path)
     except SyntaxError as e:
         raise ExerciseError(f"{path}, line {e.lineno}: syntax error: {e.msg}") from None
-    kept = []
+    kept: list[ast.stmt] = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             kept.append(node)

@@ -8,8 +8,8 @@
 * :func:`learning_curve` - train and dev error against the training-set size.
 """
 from .curves import LearningCurve, learning_curve
-from .errors import analyze_errors, tag_report
 from .diagnose import Diagnosis, diagnose, errors_from_metrics
+from .errors import analyze_errors, tag_report
 from .select import Constraint, Selection, best_run
 from .store import RunNotFound, RunStore, RunStoreError, run_value, store_path
 from .tracker import RunTracker, count_parameters, measure_predict_ms

@@ -272,6 +272,7 @@ def _doctor(args) -> int:
         raise CLIError("name a RUN, or give errors: --train-error, --train-dev-error, --dev-error, --test-error")
     errs.update({p: v for p, v in given.items() if v is not None and p != "human"})
     if not errs:
+        assert run is not None  # without a RUN, at least one error rate was given (checked above)
         raise CLIError(f"run {run['id']}: no train/dev/test accuracy or error recorded to diagnose")
     d = diagnose(human=given["human"], **errs)
     plot = args.plot

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def recipe_setup(recipe: str, quick: bool, epochs: int | None, seed: int):
         from ..recipes._common import normalize_fashion
         from ..recipes.fashion_mlp import DEFAULTS, build_model
 
-        D = DEFAULTS
+        D: dict[str, Any] = DEFAULTS
         ep = epochs or (D["quick_epochs"] if quick else D["epochs"])
         X, y = load_fashion_mnist("train", flatten=True)
         X = normalize_fashion(X)

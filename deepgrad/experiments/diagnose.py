@@ -64,7 +64,7 @@ class Diagnosis:
 
     @property
     def remedies(self) -> list[str]:
-        return list(REMEDIES.get(self.primary, []))
+        return list(REMEDIES.get(self.primary, [])) if self.primary is not None else []
 
     def to_dict(self) -> dict:
         return {"errors": self.errors, "components": self.components, "primary": self.primary,
@@ -141,7 +141,7 @@ def diagnose(human=None, train=None, train_dev=None, dev=None, test=None) -> Dia
         comps["dev_overfitting"] = te - dv
     comps = {c: (round(comps[c], 12) if c in comps else None) for c in COMPONENTS}
     present = {c: v for c, v in comps.items() if v is not None and v > 0}
-    primary = max(present, key=present.get) if present else None
+    primary = max(present, key=present.__getitem__) if present else None
     return Diagnosis(errors, comps, primary, notes)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import os
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def tag_report(csv_path, error_rate: float | None = None) -> dict:
     if not tags:
         raise ValueError(f"{csv_path}: no tag columns; add columns (e.g. blurry, mislabeled) and mark the rows")
     n = len(rows)
-    out = {"errors": n, "error_rate": error_rate, "tags": {}}
+    out: dict[str, Any] = {"errors": n, "error_rate": error_rate, "tags": {}}
     for t in tags:
         k = sum(1 for r in rows if str(r.get(t) or "").strip().lower() not in _NO)
         share = k / n

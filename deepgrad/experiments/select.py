@@ -30,13 +30,14 @@ class Constraint:
     text: str
 
     @classmethod
-    def parse(cls, text: str) -> "Constraint":
+    def parse(cls, text: str) -> Constraint:
         m = _CONSTRAINT.match(str(text))
         if not m:
             raise ValueError(f"constraint {text!r}: expected KEY OP VALUE with OP one of <= >= < > == != "
                              f"(e.g. \"predict_ms<=5\")")
         key, op, raw = m.groups()
         op = "==" if op == "=" else op
+        value: float | str
         try:
             value = float(raw)
         except ValueError:
@@ -123,7 +124,7 @@ def best_run(runs, metric: str = "dev_accuracy", constraints=(), mode: str = "au
         raise ValueError(f"best_run: mode must be 'min', 'max' or 'auto', got {mode!r}")
     if recipe:
         runs = [r for r in runs if r.get("recipe") == recipe]
-    ruled = {}
+    ruled: dict[str, list] = {}
     if statuses is not None:
         ruled["status"] = []
     ruled[f"has {metric}"] = []

@@ -80,10 +80,10 @@ class RunTracker(Callback):
         self.measure_inference = measure_inference
         self.quiet = quiet
         self.run_id = None
-        self.error = None
+        self.error: str | None = None
         self.params = None
         self.predict_ms = None
-        self._store = None
+        self._store: RunStore | None = None
         self._sample = None
         self._t0 = None
 

@@ -21,20 +21,22 @@ verification (AUC 0.723), 66.1% one-shot 3-way identification (chance 33%); 759 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
 #: the ``deepgrad run`` flags this recipe takes (see deepgrad.recipes)
 FLAGS = ("epochs", "seed", "lr")
 
-DEFAULTS = {"steps": 1500, "classes_per_batch": 7, "per_class": 12, "lr": 2e-3, "margin": 0.2, "dim": 64,
+DEFAULTS: dict[str, Any] = {"steps": 1500, "classes_per_batch": 7, "per_class": 12, "lr": 2e-3, "margin": 0.2, "dim": 64,
             "widths": [16, 32], "hidden": 128, "dev_per_class": 300, "pairs": 4000, "one_shot_trials": 500,
             "seen": [0, 1, 2, 3, 4, 5, 6], "unseen": [7, 8, 9], "eval_every": 250}
-QUICK = {"steps": 15, "dev_per_class": 30, "pairs": 300, "one_shot_trials": 30, "eval_every": 15, "test_limit": 1000}
+QUICK: dict[str, Any] = {"steps": 15, "dev_per_class": 30, "pairs": 300, "one_shot_trials": 30, "eval_every": 15, "test_limit": 1000}
 
 
 def run(args) -> dict:
     import deepgrad as dg
+
     from .. import optim
     from ..data.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
     from ..tensor import Tensor
@@ -86,7 +88,8 @@ def run(args) -> dict:
         return ((emb[i] - emb[j]) ** 2).sum(1)
 
     history = History()
-    sums, n, t_block = {}, 0, time.perf_counter()
+    sums: dict[str, float] = {}
+    n, t_block = 0, time.perf_counter()
     for step, idx in enumerate(batches, 1):
         model.train()
         loss, stats = V.triplet_loss(model(Tensor._wrap(Xtr[idx])), ytr[idx], cfg["margin"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,8 @@ def train_loop(model, opt, n_train: int, batch_size: int, epochs: int, step_fn, 
         t0 = time.perf_counter()
         model.train()
         order = rng.permutation(n_train)
-        sums, nb = {}, 0
+        sums: dict[str, float] = {}
+        nb = 0
         for s in range(0, n_train, batch_size):
             idx = order[s:s + batch_size]
             loss, parts = step_fn(idx)
@@ -43,7 +45,7 @@ def train_loop(model, opt, n_train: int, batch_size: int, epochs: int, step_fn, 
             nb += 1
             for k, v in {"loss": value, **parts}.items():
                 sums[k] = sums.get(k, 0.0) + v
-        row = {"epoch": epoch, **{f"train_{k}": v / nb for k, v in sums.items()}}
+        row: dict[str, Any] = {"epoch": epoch, **{f"train_{k}": v / nb for k, v in sums.items()}}
         row.update(evaluate())
         row["lr"] = opt.param_groups[0]["lr"] if hasattr(opt, "param_groups") else None
         row["time"] = round(time.perf_counter() - t0, 3)

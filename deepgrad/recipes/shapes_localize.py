@@ -16,19 +16,21 @@ minutes idle).
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
 #: the ``deepgrad run`` flags this recipe takes (see deepgrad.recipes)
 FLAGS = ("epochs", "seed", "lr", "batch_size")
 
-DEFAULTS = {"size": 48, "train": 6000, "dev": 500, "test": 1000, "epochs": 20, "batch_size": 32, "lr": 2e-3,
+DEFAULTS: dict[str, Any] = {"size": 48, "train": 6000, "dev": 500, "test": 1000, "epochs": 20, "batch_size": 32, "lr": 2e-3,
             "widths": [16, 32, 64], "hidden": 128, "box_weight": 10.0, "landmark_weight": 10.0}
-QUICK = {"train": 200, "dev": 50, "test": 50, "epochs": 1}
+QUICK: dict[str, Any] = {"train": 200, "dev": 50, "test": 50, "epochs": 1}
 
 
 def run(args) -> dict:
     import deepgrad as dg
+
     from .. import optim
     from ..data.datasets.shapes import CLASSES, make_shapes
     from ..tensor import Tensor
@@ -47,7 +49,7 @@ def run(args) -> dict:
     out = out_dir(args, recipe)
     S = cfg["size"]
     # three disjoint generated sets (different seeds of the generator)
-    gen = dict(size=S, objects=1, min_size=S / 5, max_size=S / 2)
+    gen: dict[str, Any] = dict(size=S, objects=1, min_size=S / 5, max_size=S / 2)
     train, dev, test = (make_shapes(cfg[k], seed=1000 * seed + j, **gen) for j, k in enumerate(("train", "dev", "test")))
     Xtr = train.images
     ytr, btr, ltr = train.single()

@@ -16,21 +16,23 @@ the 2-core machine shared with ~20 other processes.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
 #: the ``deepgrad run`` flags this recipe takes (see deepgrad.recipes)
 FLAGS = ("epochs", "seed", "lr", "batch_size")
 
-DEFAULTS = {"size": 48, "train": 2000, "dev": 300, "test": 500, "epochs": 10, "batch_size": 16, "lr": 3e-3,
+DEFAULTS: dict[str, Any] = {"size": 48, "train": 2000, "dev": 300, "test": 500, "epochs": 10, "batch_size": 16, "lr": 3e-3,
             "widths": [8, 16, 32, 64], "convs": 2, "objects": [1, 3]}
-QUICK = {"train": 128, "dev": 32, "test": 32, "epochs": 1, "widths": [8, 16, 32], "convs": 1}
+QUICK: dict[str, Any] = {"train": 128, "dev": 32, "test": 32, "epochs": 1, "widths": [8, 16, 32], "convs": 1}
 NAMES = ("background", "circle", "square", "triangle")
 MASK_COLOURS = np.array([[0, 0, 0], [1, 0.25, 0.25], [0.25, 1, 0.25], [0.3, 0.6, 1]], np.float32)
 
 
 def run(args) -> dict:
     import deepgrad as dg
+
     from .. import ops, optim
     from ..data.datasets.shapes import make_shapes
     from ..tensor import Tensor
@@ -47,7 +49,7 @@ def run(args) -> dict:
                batch_size=setting(args, "batch_size", cfg["batch_size"]))
     out = out_dir(args, recipe)
     S, K = cfg["size"], len(NAMES)
-    gen = dict(size=S, objects=tuple(cfg["objects"]))
+    gen: dict[str, Any] = dict(size=S, objects=tuple(cfg["objects"]))
     train, dev, test = (make_shapes(cfg[k], seed=1000 * seed + 20 + j, **gen)
                         for j, k in enumerate(("train", "dev", "test")))
 

@@ -20,17 +20,18 @@ Measured (seed 0, one BLAS thread): test mAP@0.5 **0.926** (AP circle 0.955, squ
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
 #: the ``deepgrad run`` flags this recipe takes (see deepgrad.recipes)
 FLAGS = ("epochs", "seed", "lr", "batch_size")
 
-DEFAULTS = {"size": 48, "train": 4000, "dev": 300, "test": 1000, "epochs": 15, "batch_size": 32, "lr": 2e-3,
+DEFAULTS: dict[str, Any] = {"size": 48, "train": 4000, "dev": 300, "test": 1000, "epochs": 15, "batch_size": 32, "lr": 2e-3,
             "widths": [16, 32, 64], "head": 64, "anchors": [[12, 12], [20, 20]], "objects": [1, 3],
             "coord_weight": 5.0, "noobj_weight": 0.5, "map_score_threshold": 0.05, "score_threshold": 0.6,
             "nms_iou": 0.5, "max_boxes": 10}
-QUICK = {"train": 200, "dev": 50, "test": 50, "epochs": 1}
+QUICK: dict[str, Any] = {"train": 200, "dev": 50, "test": 50, "epochs": 1}
 
 
 def precision_recall_at(dets, targets, iou_threshold=0.5):
@@ -48,6 +49,7 @@ def precision_recall_at(dets, targets, iou_threshold=0.5):
 
 def run(args) -> dict:
     import deepgrad as dg
+
     from .. import optim
     from ..data.datasets.shapes import CLASSES, make_shapes
     from ..tensor import Tensor
@@ -65,7 +67,7 @@ def run(args) -> dict:
                batch_size=setting(args, "batch_size", cfg["batch_size"]))
     out = out_dir(args, recipe)
     S = cfg["size"]
-    gen = dict(size=S, objects=tuple(cfg["objects"]))
+    gen: dict[str, Any] = dict(size=S, objects=tuple(cfg["objects"]))
     train, dev, test = (make_shapes(cfg[k], seed=1000 * seed + 10 + j, **gen)
                         for j, k in enumerate(("train", "dev", "test")))
 

@@ -32,17 +32,18 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import numpy as np
 
 #: the ``deepgrad run`` flags this recipe takes (see deepgrad.recipes)
 FLAGS = ("epochs", "seed", "lr", "content", "style")
 
-DEFAULTS = {"content": "china", "style": "waves", "size": 128, "feature_steps": 400, "feature_batch": 32,
+DEFAULTS: dict[str, Any] = {"content": "china", "style": "waves", "size": 128, "feature_steps": 400, "feature_batch": 32,
             "feature_lr": 2e-3, "widths": [16, 32, 64], "convs": [2, 2, 2], "steps": 300, "lr": 0.02,
             "alpha": 10.0, "beta": 1000.0, "tv_weight": 20.0, "noise": 0.05, "content_layer": "conv3_1",
             "style_layers": {"pixels": 0.25, "conv1_1": 0.25, "conv2_1": 0.25, "conv3_1": 0.25}}
-QUICK = {"size": 48, "feature_steps": 10, "steps": 12}
+QUICK: dict[str, Any] = {"size": 48, "feature_steps": 10, "steps": 12}
 BUNDLED = ("china", "flower", "waves")
 
 
@@ -100,7 +101,7 @@ def resize(img: np.ndarray, longer: int) -> np.ndarray:
         from PIL import Image
 
         im = Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
-        return np.asarray(im.resize((nw, nh), Image.BILINEAR), np.float32) / 255.0
+        return np.asarray(im.resize((nw, nh), Image.Resampling.BILINEAR), np.float32) / 255.0
     except ImportError:  # pragma: no cover
         ii = (np.arange(nh) * h / nh).astype(int)
         jj = (np.arange(nw) * w / nw).astype(int)
@@ -111,6 +112,7 @@ def style_cost_of(net, image, style, layers) -> float:
     """J_style of an unchanged image (e.g. the content image itself) against ``style``: the bar
     the generated image's style cost is compared with."""
     import deepgrad as dg
+
     from ..vision import style as ST
 
     with dg.no_grad():
@@ -121,6 +123,7 @@ def style_cost_of(net, image, style, layers) -> float:
 
 def run(args) -> dict:
     import deepgrad as dg
+
     from ..train.history import History
     from ..vision import style as ST
     from ._common import out_dir, setting

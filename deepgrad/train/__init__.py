@@ -18,6 +18,6 @@ from .callbacks import (  # noqa: F401
 )
 from .checkpoint import load_checkpoint, restore_checkpoint, save_checkpoint  # noqa: F401
 from .history import History  # noqa: F401
-from .run import DirLock, RunConfigMismatch, RunDiverged, RunLockedError, config_hash, run_config  # noqa: F401
 from .metrics import accuracy, confusion_matrix, f1_score, precision, recall, to_labels  # noqa: F401
+from .run import DirLock, RunConfigMismatch, RunDiverged, RunLockedError, config_hash, run_config  # noqa: F401
 from .trainer import Trainer  # noqa: F401

@@ -334,8 +334,8 @@ class NaNGuard(Callback):
         """Name of the first child whose output is non-finite (Sequential-like models)."""
         if x is None:
             return None
-        from ..autograd import no_grad
         from .. import random as dg_random
+        from ..autograd import no_grad
 
         children = list(model.named_children()) if hasattr(model, "named_children") else []
         if not children:

@@ -32,7 +32,7 @@ def flatten_state(obj, prefix: str, arrays: dict):
     Dict keys keep their type (int keys of an optimizer's per-parameter state come back
     as ints), tuples stay tuples and NumPy scalars keep their dtype.
     """
-    if hasattr(obj, "data") and isinstance(getattr(obj, "data"), np.ndarray) and not isinstance(obj, np.ndarray):
+    if hasattr(obj, "data") and isinstance(obj.data, np.ndarray) and not isinstance(obj, np.ndarray):
         obj = obj.data  # a Tensor
     if isinstance(obj, np.ndarray):
         arrays[prefix] = obj

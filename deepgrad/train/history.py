@@ -17,7 +17,7 @@ class History:
         self.rows: list[dict] = [dict(r) for r in (rows or [])]
         self.stop_reason = stop_reason
         self.initial_loss = initial_loss  # the loss of the run's first batch (the untrained model)
-        self.run = None  # the run's record (identity, resumes), set by Trainer.fit(run_config=...)
+        self.run: dict | None = None  # the run's record (identity, resumes), set by Trainer.fit(run_config=...)
 
     def append(self, row: dict) -> None:
         self.rows.append(dict(row))
@@ -59,7 +59,7 @@ class History:
         return {"rows": self.rows, "stop_reason": self.stop_reason, "initial_loss": self.initial_loss}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         return cls(d.get("rows", []), d.get("stop_reason"), d.get("initial_loss"))
 
     def to_csv(self, path=None) -> str:

@@ -227,7 +227,9 @@ class Collected(StreamingMetric):
         return float(self.fn(np.concatenate(self.y_true), np.concatenate(self.y_pred)))
 
     def state_dict(self):
-        cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))
+        def cat(xs):
+            return np.concatenate(xs) if xs else np.zeros(0, np.int64)
+
         return {"y_true": cat(self.y_true), "y_pred": cat(self.y_pred)}
 
     def load_state_dict(self, state):

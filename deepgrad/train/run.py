@@ -21,6 +21,7 @@ import math
 import os
 import socket
 import time
+from typing import Any
 
 import numpy as np
 
@@ -125,7 +126,7 @@ def data_fingerprint(data) -> dict:
         a = np.ascontiguousarray(np.asarray(getattr(a, "data", a)))
         shapes.append([list(a.shape), a.dtype.str])
         h.update(repr((a.shape, a.dtype.str)).encode())
-        h.update(a.reshape(-1).view(np.uint8))
+        h.update(a.reshape(-1).view(np.uint8))  # type: ignore[arg-type]  # ndarray is a buffer; NumPy's stubs say so only for Python >= 3.12
     return {"examples": len(ds), "arrays": shapes, "sha256": h.hexdigest()[:16]}
 
 
@@ -177,7 +178,7 @@ class DirLock:
         self.directory = os.path.abspath(os.fspath(directory))
         self.path = os.path.join(self.directory, LOCK_NAME)
         self.what = what
-        self.took_over = None  # the stale owner's record, when we took the lock over
+        self.took_over: dict | None = None  # the stale owner's record, when we took the lock over
 
     def _mine(self) -> dict:
         return {"pid": os.getpid(), "host": socket.gethostname(), "start_time": _start_time(os.getpid()),
@@ -190,7 +191,7 @@ class DirLock:
         except (OSError, ValueError):
             return None
 
-    def acquire(self) -> "DirLock":
+    def acquire(self) -> DirLock:
         if _HELD.get(self.path):
             _HELD[self.path] += 1
             return self
@@ -229,7 +230,8 @@ class DirLock:
         if owner.get("host") not in (None, socket.gethostname()):
             return False  # another machine: we cannot tell
         try:
-            pid = int(owner.get("pid"))
+            pid_field: Any = owner.get("pid")  # anything a damaged file holds: int() raises below
+            pid = int(pid_field)
         except (TypeError, ValueError):
             return True
         if pid == os.getpid():

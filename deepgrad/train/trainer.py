@@ -120,6 +120,8 @@ class Trainer:
     step on a batch), :meth:`eval_step` (one batch of evaluation), :meth:`compute_loss`.
     """
 
+    _ordered: list[Callback] | None  # the callbacks in call order while fit() runs
+
     def __init__(self, model, optimizer=None, loss_fn="cross_entropy", metrics="auto", callbacks=(),
                  scheduler=None, seed: int | None = None, batch_size: int = 64, eval_batch_size: int = 1024,
                  scheduler_interval: str = "epoch", grad_clip: float | None = None, progress: bool = True,
@@ -160,11 +162,11 @@ class Trainer:
         self.step = 0  # optimizer steps taken
         self.stop_training = False
         self.stop_reason = None
-        self.run_record = None  # identity and resumes of the run (fit(run_config=...))
+        self.run_record: dict | None = None  # identity and resumes of the run (fit(run_config=...))
         self._loader = None
         self._acc = None  # running sums of the current epoch
         self._last_input = None
-        self._schedule_epochs = None  # epochs the LR schedule was planned for (held beyond)
+        self._schedule_epochs: int | None = None  # epochs the LR schedule was planned for (held beyond)
 
     # ----- data -----------------------------------------------------------------------------
     def _make_loader(self, data, shuffle: bool, batch_size=None, for_training=False):

@@ -125,8 +125,8 @@ def batched_nms(boxes, scores, idxs, iou_threshold: float) -> np.ndarray:
     c = np.asarray(getattr(idxs, "data", idxs)).reshape(-1)
     if not len(s) == len(b) == len(c):
         raise ValueError(f"batched_nms: {len(b)} boxes, {len(s)} scores and {len(c)} idxs must match")
-    keep = [np.flatnonzero(c == k)[nms(b[c == k], s[c == k], iou_threshold)] for k in np.unique(c)]
-    keep = np.concatenate(keep) if keep else np.zeros(0, np.int64)
+    kept = [np.flatnonzero(c == k)[nms(b[c == k], s[c == k], iou_threshold)] for k in np.unique(c)]
+    keep = np.concatenate(kept) if kept else np.zeros(0, np.int64)
     return keep[np.lexsort((keep, -s[keep]))].astype(np.int64)
 
 

@@ -199,9 +199,9 @@ def style_transfer(net: FeatureNet, content: np.ndarray, style: np.ndarray, step
     as the course's 5 x 0.2). Returns ``(image (3, H, W), history list of dicts)``; each
     history entry has ``step``, ``J``, ``J_content``, ``J_style``, ``J_tv``.
     """
+    from .. import optim
     from ..autograd import no_grad
     from ..nn import Parameter
-    from .. import optim
 
     if style_layers is None:
         firsts = [n for n in net.names if n.endswith("_1")]

@@ -153,7 +153,7 @@ def roc_curve(dist: np.ndarray, same: np.ndarray):
     s = same[order].astype(np.float64)
     tpr = np.r_[0.0, np.cumsum(s) / max(s.sum(), 1)]
     fpr = np.r_[0.0, np.cumsum(1 - s) / max((1 - s).sum(), 1)]
-    return fpr, tpr, float(np.trapezoid(tpr, fpr) if hasattr(np, "trapezoid") else np.trapz(tpr, fpr))
+    return fpr, tpr, float(np.trapezoid(tpr, fpr) if hasattr(np, "trapezoid") else np.trapz(tpr, fpr))  # type: ignore[attr-defined]  # reached only on NumPy < 2.0; newer stubs drop trapz
 
 
 def one_shot_accuracy(emb: np.ndarray, labels: np.ndarray, trials: int, rng, queries_per_trial: int = 20) -> float:

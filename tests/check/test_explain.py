@@ -1,5 +1,4 @@
 """Attribution methods on models where the right answer is known, and on a Fashion-MNIST CNN."""
-from pathlib import Path
 
 import numpy as np
 import pytest

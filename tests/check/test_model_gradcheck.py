@@ -1,6 +1,5 @@
 """check_model_gradients names exactly the planted wrong parameters and modules."""
 import numpy as np
-import pytest
 
 import deepgrad as dg
 from deepgrad import nn
@@ -111,7 +110,7 @@ def test_planted_custom_op_and_wrong_layer_are_named_exactly():
     text = str(rep)
     assert "FAILED" in text and "2.w" in text and "3.bias" in text
     ScaleOp.wrong = False
-    assert check_model_gradients(m.__class__(*[l for l in m][:3]), x, None, loss=lambda o: (o * o).sum()).passed
+    assert check_model_gradients(m.__class__(*[layer for layer in m][:3]), x, None, loss=lambda o: (o * o).sum()).passed
 
 
 def test_wrong_input_gradient_is_located_in_its_module():

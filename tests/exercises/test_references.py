@@ -82,7 +82,9 @@ def test_backward_references_match_finite_differences():
     for act in ("relu", "sigmoid"):
         A, cache = c1.linear_activation_forward(A_prev, W, b, act)
         dA_prev, dW, db = c1.linear_activation_backward(dA, cache, act)
-        J = lambda: float(np.sum(c1.linear_activation_forward(A_prev, W, b, act)[0] * dA))
+        def J(act=act):
+            return float(np.sum(c1.linear_activation_forward(A_prev, W, b, act)[0] * dA))
+
         np.testing.assert_allclose(dA_prev, _numgrad(J, A_prev), atol=1e-6)
         np.testing.assert_allclose(dW * 5, _numgrad(J, W), atol=1e-6)  # the course's dW is the mean over m = 5
         np.testing.assert_allclose(db * 5, _numgrad(J, b), atol=1e-6)
@@ -94,15 +96,19 @@ def test_conv_and_pool_backward_match_finite_differences():
     Z, cache = c4.conv_forward(A, W, b, hp)
     dZ = rng.standard_normal(Z.shape)
     dA, dW, db = c4.conv_backward(dZ, cache)
-    J = lambda: float(np.sum(c4.conv_forward(A, W, b, hp)[0] * dZ))
+    def J():
+        return float(np.sum(c4.conv_forward(A, W, b, hp)[0] * dZ))
+
     for got, x in ((dA, A), (dW, W), (db, b)):
         np.testing.assert_allclose(got, _numgrad(J, x), atol=1e-6)
     for mode in ("max", "average"):
         hp = {"f": 3, "stride": 1}
         P, cache = c4.pool_forward(A, hp, mode)
         dP = rng.standard_normal(P.shape)
-        J = lambda: float(np.sum(c4.pool_forward(A, hp, mode)[0] * dP))
-        np.testing.assert_allclose(c4.pool_backward(dP, cache, mode), _numgrad(J, A), atol=1e-6)
+        def J_pool(hp=hp, mode=mode, dP=dP):
+            return float(np.sum(c4.pool_forward(A, hp, mode)[0] * dP))
+
+        np.testing.assert_allclose(c4.pool_backward(dP, cache, mode), _numgrad(J_pool, A), atol=1e-6)
 
 
 def test_rnn_and_lstm_backward_match_finite_differences():
@@ -114,7 +120,9 @@ def test_rnn_and_lstm_backward_match_finite_differences():
     a_next, _, cache = c5.rnn_cell_forward(xt, a_prev, p)
     da = rng.standard_normal(a_next.shape)
     grads = c5.rnn_cell_backward(da, cache)
-    J = lambda: float(np.sum(c5.rnn_cell_forward(xt, a_prev, p)[0] * da))
+    def J():
+        return float(np.sum(c5.rnn_cell_forward(xt, a_prev, p)[0] * da))
+
     for key, x in (("dxt", xt), ("da_prev", a_prev), ("dWax", p["Wax"]), ("dWaa", p["Waa"]), ("dba", p["ba"])):
         np.testing.assert_allclose(grads[key], _numgrad(J, x), atol=1e-6, err_msg=key)
     assert g.name == "rnn_cell_forward"

@@ -77,6 +77,6 @@ def test_deepgrad_errors_on_a_recorded_run(tmp_path, capsys):
     assert main(["errors", "-1", "--store", store, "--tagged", path]) == 0
     out = capsys.readouterr().out
     k = (len(rows) + 1) // 2
-    assert f"near_center" in out and f"{100 * k / len(rows):.1f}%" in out
+    assert "near_center" in out and f"{100 * k / len(rows):.1f}%" in out
     assert main(["errors", "-1", "--store", store, "--tagged", str(tmp_path / "missing.csv")]) == 2
     assert capsys.readouterr().err.startswith("deepgrad errors: --tagged")

@@ -10,8 +10,15 @@ import pytest
 import deepgrad as dg
 from deepgrad import nn, optim
 from deepgrad.train import DivergenceGuard, History, Trainer
-from deepgrad.train.run import (LOCK_NAME, DirLock, RunConfigMismatch, RunLockedError, config_diff, config_hash,
-                                run_config)
+from deepgrad.train.run import (
+    LOCK_NAME,
+    DirLock,
+    RunConfigMismatch,
+    RunLockedError,
+    config_diff,
+    config_hash,
+    run_config,
+)
 
 
 def _data(n=96, seed=0):

@@ -9,8 +9,16 @@ import deepgrad as dg
 from deepgrad import nn, optim
 from deepgrad.autograd import Function
 from deepgrad.data import DataLoader
-from deepgrad.train import (CSVLogger, EarlyStopping, JSONLogger, LambdaCallback, ModelCheckpoint, NaNGuard,
-                            ProgressBar, Trainer)
+from deepgrad.train import (
+    CSVLogger,
+    EarlyStopping,
+    JSONLogger,
+    LambdaCallback,
+    ModelCheckpoint,
+    NaNGuard,
+    ProgressBar,
+    Trainer,
+)
 
 
 def _data(n=256, seed=0):

@@ -55,7 +55,7 @@ def ref_map(preds, targets, num_classes, thr=0.5):
     aps = []
     for c in range(num_classes):
         dets, npos = [], 0  # (score, image, box)
-        for img, ((pb, ps, pl), (gb, gl)) in enumerate(zip(preds, targets)):
+        for img, ((pb, ps, pl), (_gb, gl)) in enumerate(zip(preds, targets)):
             npos += sum(1 for g in gl if g == c)
             dets += [(ps[i], img, pb[i]) for i in range(len(pl)) if pl[i] == c]
         # per image, in score order (stable), a detection takes its best gt if free and IoU >= thr

@@ -4,4 +4,5 @@ from .fashion_mnist import CLASSES as FASHION_MNIST_CLASSES  # noqa: F401
 from .fashion_mnist import FashionMNIST, load_fashion_mnist  # noqa: F401
 from .idx import read_idx, write_idx  # noqa: F401
 from .planar import make_blobs, make_circles, make_flower, make_moons  # noqa: F401
-from .shapes import CLASSES as SHAPES_CLASSES, ShapesData, ShapesDataset, make_shapes  # noqa: F401
+from .shapes import CLASSES as SHAPES_CLASSES  # noqa: F401
+from .shapes import ShapesData, ShapesDataset, make_shapes  # noqa: F401

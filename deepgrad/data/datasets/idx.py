@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 # type code -> numpy dtype (big-endian where it matters)
-IDX_DTYPES = {
+IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),

@@ -149,7 +149,10 @@ def render(seed: int, index: int, size: int = 64, objects=(1, 3), min_size: floa
     img = _background(rng, size, noise)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5  # pixel centres
     k = int(rng.integers(lo_n, hi_n + 1))
-    boxes, labels, lms, areas = [], [], [], []
+    box_rows: list = []
+    label_rows: list[int] = []
+    lm_rows: list = []
+    areas: list[int] = []
     inst = np.zeros((size, size), np.int64)
     for _ in range(k):
         for _attempt in range(50):
@@ -159,8 +162,8 @@ def render(seed: int, index: int, size: int = 64, objects=(1, 3), min_size: floa
             if m.sum() < 4:
                 continue
             trial = inst.copy()
-            trial[m] = len(boxes) + 1
-            ok = all((trial == j + 1).sum() >= (1 - max_hidden) * areas[j] for j in range(len(boxes)))
+            trial[m] = len(box_rows) + 1
+            ok = all((trial == j + 1).sum() >= (1 - max_hidden) * areas[j] for j in range(len(box_rows)))
             if ok:
                 break
         else:
@@ -169,15 +172,15 @@ def render(seed: int, index: int, size: int = 64, objects=(1, 3), min_size: floa
         colour = np.clip(COLOURS[int(rng.integers(len(COLOURS)))] + rng.uniform(-0.08, 0.08, 3), 0, 1)
         shade = 1 + 0.15 * ((xx - box[0]) / max(box[2] - box[0], 1) - 0.5)  # a little shading
         img[:, m] = (colour[:, None] * shade[m][None]).astype(np.float32)
-        boxes.append(box)
-        labels.append(cls)
-        lms.append(lm)
+        box_rows.append(box)
+        label_rows.append(cls)
+        lm_rows.append(lm)
         areas.append(int(m.sum()))
     img = img + rng.normal(0, noise, img.shape).astype(np.float32) * (inst > 0)  # noise on the shapes too
     img = np.clip(img, 0, 1).astype(np.float32)
-    labels = np.array(labels, np.int64)
-    boxes = np.array(boxes, np.float32).reshape(-1, 4)
-    lms = np.array(lms, np.float32).reshape(-1, 3, 2)
+    labels = np.array(label_rows, np.int64)
+    boxes = np.array(box_rows, np.float32).reshape(-1, 4)
+    lms = np.array(lm_rows, np.float32).reshape(-1, 3, 2)
     mask = np.where(inst > 0, labels[np.maximum(inst - 1, 0)] + 1 if len(labels) else 0, 0).astype(np.int64)
     return img, boxes, labels, mask, inst, lms
 
