@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="transfer-digits: pretraining images, through the digits' 8x8 pipeline (default) or raw")
     r.add_argument("--checkpoint-dir", dest="checkpoint_dir", default=None,
                    help="save resumable checkpoints there and resume from them (recipes that support it)")
+    r.add_argument("--corpus", default=None, choices=("wordnet", "wordnet+gcide"),
+                   help="word2vec, glove: WordNet's glosses (default) or with the GCIDE dictionary added")
     sub.add_parser("list", help="same as `run --list`")
     return p
 

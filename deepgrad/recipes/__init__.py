@@ -14,6 +14,7 @@ RECIPES: dict[str, str] = {
     "fashion-lenet": "deepgrad.recipes.fashion_cnn", "fashion-resnet": "deepgrad.recipes.fashion_cnn",
     "planar": "deepgrad.recipes.planar",
     "transfer-digits": "deepgrad.recipes.transfer_digits",
+    "word2vec": "deepgrad.recipes.word2vec", "glove": "deepgrad.recipes.glove", "gloss-topic": "deepgrad.recipes.gloss_topic",
 }
 
 
