@@ -10,7 +10,7 @@ text format), ``ppmi_svd.txt``, ``metrics.json``, ``history.csv``, ``loss.png`` 
 """
 from __future__ import annotations
 
-DEFAULTS = {"dim": 100, "window": 10, "epochs": 25, "lr": 0.05, "batch_size": 4096, "x_max": 10.0,
+DEFAULTS = {"dim": 100, "window": 10, "epochs": 10, "lr": 0.05, "batch_size": 8192, "x_max": 10.0,
             "min_count": 5}
 QUICK = {**DEFAULTS, "dim": 32, "epochs": 3, "min_count": 3, "max_entries": 200_000}
 
