@@ -100,8 +100,14 @@ def noise_table(counts: np.ndarray, power: float = 0.75, size: int = 10_000_000)
 
 def train_word2vec(corpus: Corpus, dim: int = 100, window: int = 5, negative: int = 5, epochs: int = 5,
                    lr: float = 0.025, min_lr: float = 1e-4, batch_size: int = 1024, subsample: float | None = 1e-4,
-                   seed: int = 0, fused: bool = True, max_pairs: int | None = None, log=print):
-    """Train SGNS on ``corpus``; returns ``(WordVectors of the input embeddings, history)``.
+                   seed: int = 0, fused: bool = True, max_pairs: int | None = None, optimizer: str = "sgd",
+                   output: str = "in", log=print):
+    """Train SGNS on ``corpus``; returns ``(WordVectors, history)``.
+
+    ``optimizer``: ``"sgd"`` (word2vec's: ``lr`` decaying linearly to ``min_lr``) or
+    ``"adagrad"`` (per-element AdaGrad on the rows present, constant ``lr``). ``output``:
+    ``"in"`` returns the input (center) vectors, ``"in+out"`` their sum with the output
+    (context) vectors, which Levy, Goldberg & Dagan (2015) found often better.
 
     ``history`` is a list of per-epoch dicts (``epoch``, ``loss`` per pair, ``pairs``,
     ``seconds``, ``pairs_per_s``). ``max_pairs`` caps the pairs of an epoch (quick runs)."""
@@ -111,6 +117,10 @@ def train_word2vec(corpus: Corpus, dim: int = 100, window: int = 5, negative: in
     W_out = np.zeros((V, dim), dtype=np.float32)
     table = noise_table(corpus.counts)
     loss_fn = sgns_loss if fused else sgns_loss_composed
+    if optimizer not in ("sgd", "adagrad") or output not in ("in", "in+out"):
+        raise ValueError(f"train_word2vec: optimizer 'sgd'|'adagrad', output 'in'|'in+out'; got {optimizer!r}, {output!r}")
+    if optimizer == "adagrad":
+        G_in, G_out = np.full_like(W_in, 1e-6), np.full_like(W_out, 1e-6)
     epoch_pairs = [None] * epochs
     # the learning rate falls linearly over all pairs of the run, as in word2vec
     est_total = None
@@ -135,8 +145,13 @@ def train_word2vec(corpus: Corpus, dim: int = 100, window: int = 5, negative: in
             v = rout.lookup()
             loss = loss_fn(rin.lookup(), v[:, 0], v[:, 1:])
             loss.backward()
-            rin.sgd(alpha)
-            rout.sgd(alpha)
+            if optimizer == "sgd":
+                rin.sgd(alpha)
+                rout.sgd(alpha)
+            else:
+                alpha = lr
+                rin.adagrad(lr, G_in)
+                rout.adagrad(lr, G_out)
             total_loss += float(loss.item())
             done += B
         secs = time.perf_counter() - t0
@@ -148,4 +163,4 @@ def train_word2vec(corpus: Corpus, dim: int = 100, window: int = 5, negative: in
                 f"{secs:.1f} s ({row['pairs_per_s']:,} pairs/s)")
         if not np.isfinite(total_loss):
             raise FloatingPointError(f"word2vec: the loss became {total_loss} in epoch {epoch} (lower --lr)")
-    return WordVectors(corpus.words, W_in), history
+    return WordVectors(corpus.words, W_in if output == "in" else W_in + W_out), history

@@ -143,7 +143,12 @@ def test_word2vec_and_glove_learn_a_toy_corpus():
     assert hist[-1]["loss"] < hist[0]["loss"]
     gv, ghist = train_glove(c, dim=8, window=2, epochs=50, lr=0.1, x_max=5, batch_size=8, log=None)
     assert ghist[-1]["loss"] < 0.5 * ghist[0]["loss"]
-    for vectors in (wv, gv):  # words used in the same contexts end up closer
+    av, ahist = train_word2vec(c, dim=8, window=2, negative=3, epochs=10, lr=0.1, batch_size=64, subsample=None,
+                               optimizer="adagrad", output="in+out", log=None)
+    assert ahist[-1]["loss"] < ahist[0]["loss"]
+    with pytest.raises(ValueError, match="optimizer"):
+        train_word2vec(c, optimizer="adam", log=None)
+    for vectors in (wv, gv, av):  # words used in the same contexts end up closer
         assert vectors.similarity("cat", "dog") > vectors.similarity("cat", "car") + 0.3
         assert vectors.similarity("bus", "van") > vectors.similarity("bus", "cow") + 0.3
 
