@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="save resumable checkpoints there and resume from them (recipes that support it)")
     r.add_argument("--corpus", default=None, choices=("wordnet", "wordnet+gcide"),
                    help="word2vec, glove: WordNet's glosses (default) or with the GCIDE dictionary added")
+    r.add_argument("--vectors", default=None, help="gloss-topic: word vectors in word2vec text format (default: PPMI-SVD)")
     sub.add_parser("list", help="same as `run --list`")
     return p
 
