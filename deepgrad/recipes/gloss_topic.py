@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+#: the `deepgrad run` flags this recipe takes (``dest`` names; ``--vectors`` is its own)
+FLAGS = ("epochs", "seed", "lr", "batch_size", "vectors")
 DEFAULTS = {"epochs_v1": 30, "epochs_v2": 4, "lr_v1": 0.01, "lr_v2": 0.002, "batch_size": 64, "hidden": 128,
             "num_layers": 2, "dropout": 0.5, "max_len": 32, "dim": 100, "min_count": 3}
 QUICK = {**DEFAULTS, "epochs_v1": 8, "epochs_v2": 2, "hidden": 32, "num_layers": 1, "dim": 32,

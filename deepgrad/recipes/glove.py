@@ -10,6 +10,9 @@ text format), ``ppmi_svd.txt``, ``metrics.json``, ``history.csv``, ``loss.png`` 
 """
 from __future__ import annotations
 
+#: the `deepgrad run` flags this recipe takes (``dest`` names; ``--corpus`` is its own)
+FLAGS = ("epochs", "seed", "lr", "batch_size", "corpus")
+
 DEFAULTS = {"dim": 100, "window": 10, "epochs": 10, "lr": 0.05, "batch_size": 8192, "x_max": 10.0,
             "min_count": 5}
 QUICK = {**DEFAULTS, "dim": 32, "epochs": 3, "min_count": 3, "max_entries": 200_000}

@@ -12,6 +12,9 @@ it), ``ppmi_svd.txt`` (the count-based baseline on the same corpus), ``metrics.j
 """
 from __future__ import annotations
 
+#: the `deepgrad run` flags this recipe takes (``dest`` names; ``--corpus`` is its own)
+FLAGS = ("epochs", "seed", "lr", "batch_size", "corpus")
+
 # Sparse AdaGrad (lr 0.2), not word2vec's SGD at 0.025: on this 1.6M-token corpus, after 2 epochs
 # (seed 0), SGD lr 0.025 gave similarity 0.12 / analogies 0.003, SGD lr 0.1 0.50 / 0.028,
 # AdaGrad lr 0.2 0.51 / 0.077 (in+out vectors for the last two; PPMI-SVD: 0.52 / 0.040).
