@@ -5,6 +5,7 @@
 # and ~/.cache/deepgrad, and download from the official source where the internet is reachable.
 set -u
 pkgs="dataset-fashion-mnist wamerican"
+pkgs="$pkgs wordnet-base dict-gcide"  # WordNet and GCIDE: word vectors and gloss classification (deepgrad.text)
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -z "$missing" ]; then echo "data: all present ($pkgs)"; exit 0; fi

@@ -260,7 +260,30 @@ def check_c4w2_transfer(res, tmp_path):
     _pictures(tmp_path, "data.png", "transfer.png")
 
 
+def check_c5w2_word_vectors(res, tmp_path):
+    assert ours(res, "cosine(father, mother)") > 0.3
+    w = res["neutralized_word"]
+    assert abs(ours(res, f"neutralize {w}: cosine with g after")) < 1e-6 < abs(ours(res, f"neutralize {w}: cosine with g before"))
+    assert ours(res, "equalize man: cosine with g after") == pytest.approx(-ours(res, "equalize woman: cosine with g after"))
+    assert ours(res, f"equalized pair: |cos({w}, man) - cos({w}, woman)|") < 1e-9
+    assert ours(res, "hard debias: largest |projection|") < 1e-6
+    assert ours(res, "hard debias: largest |cos(w, he) - cos(w, she)|") < 1e-9
+    assert ours(res, "analogy man:woman::boy:?") == "girl"
+    _pictures(tmp_path, "debias.png")
+
+
+def check_c5w2_emojify(res, tmp_path):
+    major = figure(res, "majority class")["ours"]
+    assert ours(res, "V1 averaged embeddings: test accuracy") > major + 0.1  # 24 classes; the largest is ~14%
+    assert 0 <= ours(res, "V2 LSTM: test accuracy") <= 1
+    assert res["curves"]["v1"][-1]["train_loss"] < res["curves"]["v1"][0]["train_loss"]
+    assert res["curves"]["v2"][-1]["train_loss"] < res["curves"]["v2"][0]["train_loss"]
+    _pictures(tmp_path, "confusion.png")
+
+
 CHECKS = {
+    "c5w2_word_vectors": check_c5w2_word_vectors,
+    "c5w2_emojify": check_c5w2_emojify,
     "c4w2_transfer_learning": check_c4w2_transfer,
     "c4w2_resnets": check_c4w2_resnets,
     "c4w2_mobilenet": check_c4w2_mobilenet,

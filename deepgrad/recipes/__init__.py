@@ -21,6 +21,7 @@ RECIPES: dict[str, str] = {
     "shapes-unet": "deepgrad.recipes.shapes_unet",
     "fashion-triplet": "deepgrad.recipes.fashion_triplet",
     "style-transfer": "deepgrad.recipes.style_transfer",
+    "word2vec": "deepgrad.recipes.word2vec", "glove": "deepgrad.recipes.glove", "gloss-topic": "deepgrad.recipes.gloss_topic",
 }
 
 

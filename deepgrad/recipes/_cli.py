@@ -23,7 +23,7 @@ CHECKPOINT_FLAGS = ("force_resume", "checkpoint_every_steps")
 RECIPE_FLAGS = {"epochs": "--epochs", "seed": "--seed", "lr": "--lr", "batch_size": "--batch-size",
                 "source": "--source", "checkpoint_dir": "--checkpoint-dir",
                 "force_resume": "--force-resume", "checkpoint_every_steps": "--checkpoint-every-steps",
-                "content": "--content", "style": "--style"}
+                "content": "--content", "style": "--style", "corpus": "--corpus", "vectors": "--vectors"}
 
 
 def _int_at_least(low: int):
@@ -77,6 +77,10 @@ def add_parser(sub) -> None:
     r.add_argument("--style", default=None, help="style-transfer: style image (file, or china/flower/waves)")
     r.add_argument("--store", default=None,
                    help="record the run in this run store (SQLite; default $DEEPGRAD_STORE, else runs/runs.sqlite)")
+    r.add_argument("--corpus", default=None, choices=("wordnet", "wordnet+gcide"),
+                   help="word2vec, glove: WordNet's glosses (default) or with the GCIDE dictionary added")
+    r.add_argument("--vectors", default=None,
+                   help="gloss-topic: word vectors in word2vec text format (default: PPMI-SVD)")
     sub.add_parser("list", help="same as `run --list`")
 
 

@@ -1,0 +1,1 @@
+"""Text: word lists, WordNet and GCIDE readers, word vectors and their evaluation."""
