@@ -211,6 +211,7 @@ def test_every_recipe_declares_the_flags_it_reads():
     """The recipe contract: ``FLAGS`` lists exactly the command-line options its module reads
     (``setting(args, "x", ...)`` / ``getattr(args, "x")``; ``checkpoint_dir`` through
     ``fit_options``), so that a flag it does not use is refused, never silently ignored."""
+    import importlib
     import inspect
     import re
 
@@ -220,6 +221,13 @@ def test_every_recipe_declares_the_flags_it_reads():
         mod = recipes.get(name)
         assert hasattr(mod, "FLAGS"), f"recipe {name} declares no FLAGS"
         src = inspect.getsource(mod)
+        # a recipe's own helper module (``from ._wordvec import run_embedding``) may read the
+        # flags for it: add the source of the helper functions the recipe hands ``args`` to
+        for helper in set(re.findall(r"from \.(_\w+) import", src)) - {"_common", "_cli"}:
+            hmod = importlib.import_module(f"deepgrad.recipes.{helper}")
+            for fname in set(re.findall(r"(\w+)\(args\b", src)):
+                if callable(getattr(hmod, fname, None)):
+                    src += inspect.getsource(getattr(hmod, fname))
         read = set(re.findall(r'(?:setting|getattr)\(args, "(\w+)"', src)) & set(RECIPE_FLAGS)
         if "fit_options(args" in src:
             read.add("checkpoint_dir")
