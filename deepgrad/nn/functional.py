@@ -54,3 +54,4 @@ from ..ops.normalization import batch_norm, batch_norm_relu  # noqa: E402,F401
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: E402,F401
 from ..ops.conv_relu_pool import conv2d_relu_max_pool2d  # noqa: E402,F401
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d  # noqa: E402,F401
+from ..ops.attention import scaled_dot_product_attention  # noqa: E402,F401
