@@ -12,3 +12,5 @@ from .parameter import Parameter  # noqa: F401
 from .utils import clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters  # noqa: F401
 from .conv import Conv1d, Conv2d, Conv2dReLUMaxPool2d, ConvTranspose2d  # noqa: F401,E402
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d  # noqa: F401,E402
+from .normalization import LayerNorm  # noqa: F401,E402
+from .attention import MultiheadAttention  # noqa: F401,E402

@@ -55,3 +55,4 @@ from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: E402,F401
 from ..ops.conv_relu_pool import conv2d_relu_max_pool2d  # noqa: E402,F401
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d  # noqa: E402,F401
 from ..ops.attention import scaled_dot_product_attention  # noqa: E402,F401
+from ..ops.layernorm import layer_norm  # noqa: E402,F401
