@@ -14,3 +14,13 @@ from .conv import Conv1d, Conv2d, Conv2dReLUMaxPool2d, ConvTranspose2d  # noqa: 
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d  # noqa: F401,E402
 from .normalization import LayerNorm  # noqa: F401,E402
 from .attention import MultiheadAttention  # noqa: F401,E402
+from .transformer import (  # noqa: F401,E402
+    PositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    generate_square_subsequent_mask,
+    positional_encoding,
+)
