@@ -77,7 +77,15 @@ def memory_child(lib: str, dropout: float) -> None:
     for _ in range(3):
         step()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_step_mb": round(max(peak - base, 0) / 1024, 1)}))
+    out = {"peak_step_mb": round(max(peak - base, 0) / 1024, 1)}
+    if lib == "deepgrad":  # NumPy's own allocations in one step (BLAS buffers and allocator slack excluded)
+        import tracemalloc
+
+        tracemalloc.start()
+        step()
+        out["numpy_traced_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+        tracemalloc.stop()
+    print(json.dumps(out))
 
 
 def main(argv=None):
@@ -131,8 +139,10 @@ def main(argv=None):
     for lib in contenders:
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", lib, "--threads",
                               str(args.threads), "--dropout", str(args.dropout)], capture_output=True, text=True)
-        mem[lib] = json.loads(out.stdout.strip().splitlines()[-1])["peak_step_mb"] if out.returncode == 0 else None
-    results["peak_step_memory_mb"] = mem
+        mem[lib] = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
+    results["peak_step_memory_mb"] = {k: (v or {}).get("peak_step_mb") for k, v in mem.items()}
+    if mem.get("deepgrad"):
+        results["deepgrad_numpy_traced_peak_mb"] = mem["deepgrad"].get("numpy_traced_peak_mb")
     print(json.dumps(results, indent=2))
     if args.profile:
         import cProfile
