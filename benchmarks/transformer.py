@@ -69,15 +69,28 @@ def _rss_kb() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def memory_child(lib: str, dropout: float) -> None:
-    import resource
+def _hwm_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
 
+
+def memory_child(lib: str, dropout: float) -> None:
     step = build(lib, dropout)
+    built = _rss_kb()
+    for _ in range(2):  # cold: the first steps, first-use allocations (BLAS buffers, caches) included
+        step()
+    cold = _hwm_kb() - built
     base = _rss_kb()
+    try:  # reset the high-water mark to the current size (Linux >= 4.0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
     for _ in range(3):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out = {"peak_step_mb": round(max(peak - base, 0) / 1024, 1)}
+    peak = _hwm_kb()
+    out = {"peak_step_mb": round(max(cold, 0) / 1024, 1), "warm_step_extra_mb": round(max(peak - base, 0) / 1024, 1),
+           "retained_after_warmup_mb": round(max(base - built, 0) / 1024, 1)}
     if lib == "deepgrad":  # NumPy's own allocations in one step (BLAS buffers and allocator slack excluded)
         import tracemalloc
 
@@ -141,6 +154,7 @@ def main(argv=None):
                               str(args.threads), "--dropout", str(args.dropout)], capture_output=True, text=True)
         mem[lib] = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
     results["peak_step_memory_mb"] = {k: (v or {}).get("peak_step_mb") for k, v in mem.items()}
+    results["memory_detail_mb"] = mem
     if mem.get("deepgrad"):
         results["deepgrad_numpy_traced_peak_mb"] = mem["deepgrad"].get("numpy_traced_peak_mb")
     print(json.dumps(results, indent=2))
