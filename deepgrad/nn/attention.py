@@ -28,7 +28,7 @@ from .module import Module
 from .parameter import Parameter
 
 
-def _additive(mask, name: str, dtype) -> "np.ndarray | Tensor":
+def _additive(mask, name: str, dtype) -> np.ndarray | Tensor:
     """A PyTorch MHA mask as an additive float mask: boolean True -> -inf."""
     raw = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
     if raw.dtype == np.bool_:

@@ -99,7 +99,7 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def attention_mask(attn_mask, is_causal: bool, L: int, S: int, dtype) -> "np.ndarray | Tensor | None":
+def attention_mask(attn_mask, is_causal: bool, L: int, S: int, dtype) -> np.ndarray | Tensor | None:
     """PyTorch's mask conventions as an additive float mask (or None): boolean True = attend
     (False -> -inf), float masks unchanged (a Tensor stays a Tensor, so it may carry a
     gradient), ``is_causal`` a top-left aligned lower-triangular (L, S) mask."""

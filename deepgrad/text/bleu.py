@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 _SMOOTH_DEFAULTS = {"none": None, "floor": 0.1, "add-k": 1.0, "exp": None}
 
@@ -111,7 +111,8 @@ def sentence_bleu(hypothesis: Sequence[str], references, max_n: int = 4, smooth_
     if max_n < 1:
         raise ValueError(f"sentence_bleu: max_n must be >= 1, got {max_n}")
     refs = _as_reference_list(references, "sentence_bleu")
-    return _score(*_stats(hypothesis, refs, max_n), max_n, smooth_method, smooth_value, effective_order)
+    matches, totals, c, r = _stats(hypothesis, refs, max_n)
+    return _score(matches, totals, c, r, max_n, smooth_method, smooth_value, effective_order)
 
 
 def corpus_bleu(hypotheses: Sequence[Sequence[str]], references: Sequence, max_n: int = 4,

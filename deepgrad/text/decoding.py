@@ -21,7 +21,8 @@ search alone cannot promise that: a prefix greedy would extend may be pruned).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -71,8 +72,8 @@ def beam_search(step: Step, state: Any, bos: int, eos: int, max_len: int, beam_w
     _check(max_len, alpha, "beam_search")
     if beam_width < 1:
         raise ValueError(f"beam_search: beam_width must be >= 1, got {beam_width}")
-    live = [([], 0.0, int(bos), state)]  # (tokens, cumulative log-prob, last token, decoder state)
-    finished = []
+    live: list[tuple[list[int], float, int, Any]] = [([], 0.0, int(bos), state)]  # (tokens, cumulative log-prob, last token, decoder state)
+    finished: list[tuple[list[int], float]] = []
     for _ in range(int(max_len)):
         if not live:
             break
