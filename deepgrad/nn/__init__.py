@@ -13,7 +13,7 @@ from .utils import clip_grad_norm_, clip_grad_value_, parameters_to_vector, vect
 from .conv import Conv1d, Conv2d, Conv2dReLUMaxPool2d, ConvTranspose2d  # noqa: F401,E402
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d  # noqa: F401,E402
 from .normalization import LayerNorm  # noqa: F401,E402
-from .attention import MultiheadAttention  # noqa: F401,E402
+from .attention import AdditiveAttention, MultiheadAttention  # noqa: F401,E402
 from .transformer import (  # noqa: F401,E402
     PositionalEncoding,
     Transformer,

@@ -148,3 +148,46 @@ class MultiheadAttention(Module):
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, " \
                f"batch_first={self.batch_first}"
+
+
+class AdditiveAttention(Module):
+    """Additive (Bahdanau) attention as course 5, week 3 builds it ("one step of attention"):
+    the decoder's previous state ``query`` (N, Eq) is repeated over the T encoder states
+    ``keys`` (N, T, Ek) and concatenated with them; ``hidden`` (a Linear to ``hidden_dim``,
+    tanh) and ``energy`` (a Linear to 1) score each position; a softmax over the T positions
+    gives the attention weights alpha, and the context is sum_t alpha_t * keys_t.
+
+    ``energy_activation="relu"`` applies a ReLU to the energies as the course's notebook
+    does (Dense(1, activation="relu")); the default None is Bahdanau's v^T tanh(W [s; h]).
+    ``key_padding_mask`` (N, T), True at positions to ignore. Returns ``(context (N, Ek),
+    weights (N, T))``. Built from generic ops (one step per decoder step is not a hot path)."""
+
+    def __init__(self, query_dim: int, key_dim: int, hidden_dim: int = 10, energy_activation: str | None = None,
+                 dtype=np.float32, generator=None):
+        super().__init__()
+        if energy_activation not in (None, "relu"):
+            raise ValueError(f"AdditiveAttention: energy_activation must be None or 'relu', got {energy_activation!r}")
+        self.query_dim, self.key_dim, self.energy_activation = int(query_dim), int(key_dim), energy_activation
+        self.hidden = Linear(query_dim + key_dim, hidden_dim, dtype=dtype, generator=generator)
+        self.energy = Linear(hidden_dim, 1, dtype=dtype, generator=generator)
+
+    def forward(self, query, keys, key_padding_mask=None):
+        if query.ndim != 2 or keys.ndim != 3 or query.shape[0] != keys.shape[0] or query.shape[1] != self.query_dim \
+                or keys.shape[2] != self.key_dim:
+            raise ValueError(f"AdditiveAttention(query_dim={self.query_dim}, key_dim={self.key_dim}): expected query "
+                             f"(N, {self.query_dim}) and keys (N, T, {self.key_dim}), got {tuple(query.shape)} and "
+                             f"{tuple(keys.shape)}")
+        N, T = keys.shape[0], keys.shape[1]
+        rep = ops.broadcast_to(ops.unsqueeze(query, 1), (N, T, self.query_dim))
+        e = self.energy(ops.tanh(self.hidden(ops.concatenate([rep, keys], -1))))
+        e = ops.reshape(e, (N, T))
+        if self.energy_activation == "relu":
+            e = ops.relu(e)
+        if key_padding_mask is not None:
+            m = _additive(key_padding_mask, "key_padding_mask", e.dtype)
+            if m.shape != (N, T):
+                raise ValueError(f"AdditiveAttention: key_padding_mask must be ({N}, {T}), got {m.shape}")
+            e = e + m
+        weights = ops.softmax(e, -1)
+        context = ops.reshape(ops.matmul(ops.unsqueeze(weights, 1), keys), (N, self.key_dim))
+        return context, weights

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import deepgrad as dg
 from deepgrad import nn
-from deepgrad.check import gradcheck
+from deepgrad.check import gradcheck, gradcheck_model
 from deepgrad.nn import functional as F
 
 torch = pytest.importorskip("torch")
@@ -212,3 +212,42 @@ def test_mha_errors():
         d(x, x, x, attn_mask=np.zeros((3, 4), bool))
     with pytest.raises(ValueError, match="key_padding_mask must be"):
         d(x, x, x, key_padding_mask=np.zeros((4, 2), bool))
+
+
+# ---------------------------------------------------------------- AdditiveAttention (course 5, week 3)
+@pytest.mark.parametrize("energy_activation", [None, "relu"])
+def test_additive_attention_matches_numpy_and_gradcheck(energy_activation):
+    rng = np.random.default_rng(0)
+    N, T, Eq, Ek = 3, 5, 4, 6
+    m = nn.AdditiveAttention(Eq, Ek, hidden_dim=7, energy_activation=energy_activation).double()
+    q, k = rng.standard_normal((N, Eq)), rng.standard_normal((N, T, Ek))
+    pad = np.zeros((N, T), bool)
+    pad[1, -2:] = True
+    ctx, w = m(dg.tensor(q), dg.tensor(k), key_padding_mask=pad)
+    # the same by hand in NumPy
+    W, b = m.hidden.weight.data, m.hidden.bias.data
+    v, c = m.energy.weight.data, m.energy.bias.data
+    x = np.concatenate([np.repeat(q[:, None], T, 1), k], -1)
+    e = (np.tanh(x @ W.T + b) @ v.T + c)[..., 0]
+    if energy_activation == "relu":
+        e = np.maximum(e, 0)
+    e = np.where(pad, -np.inf, e)
+    a = np.exp(e - e.max(1, keepdims=True))
+    a /= a.sum(1, keepdims=True)
+    np.testing.assert_allclose(w.data, a, rtol=1e-12)
+    np.testing.assert_allclose(ctx.data, np.einsum("nt,nte->ne", a, k), rtol=1e-12)
+    assert np.all(w.data[1, -2:] == 0)
+    rep = gradcheck(lambda q, k: m(q, k, key_padding_mask=pad)[0], dg.tensor(q, requires_grad=True),
+                    dg.tensor(k, requires_grad=True))
+    assert rep.passed, str(rep)
+    g = dg.tensor(rng.standard_normal((N, Ek)))
+    rep = gradcheck_model(m, lambda mod: (mod(dg.tensor(q), dg.tensor(k), key_padding_mask=pad)[0] * g).sum())
+    assert rep.passed, str(rep)
+
+
+def test_additive_attention_errors():
+    m = nn.AdditiveAttention(4, 6)
+    with pytest.raises(ValueError, match=r"AdditiveAttention\(query_dim=4, key_dim=6\)"):
+        m(dg.zeros(3, 4), dg.zeros(3, 5, 5))
+    with pytest.raises(ValueError, match="energy_activation"):
+        nn.AdditiveAttention(4, 6, energy_activation="tanh")
