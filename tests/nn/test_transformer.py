@@ -185,3 +185,20 @@ def test_encoder_learns_to_reverse_sequences():
         out = model(x)
     assert out.dtype == np.float32
     assert (out.data.argmax(-1) == x[:, ::-1]).mean() > 0.9
+
+
+def test_float32_stays_float32_and_agrees_with_torch():
+    t = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+    d = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+    _load(t, d)
+    x = np.random.default_rng(0).standard_normal((2, 5, 16)).astype(np.float32)
+    xd = dg.tensor(x, requires_grad=True)
+    yd = d(xd)
+    yd.sum().backward()
+    assert yd.dtype == np.float32 and xd.grad.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in d.parameters())
+    xt = torch.tensor(x, requires_grad=True)
+    yt = t(xt)
+    yt.sum().backward()
+    np.testing.assert_allclose(yd.data, yt.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xd.grad, xt.grad.numpy(), rtol=1e-3, atol=1e-5)
