@@ -16,3 +16,15 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d  #
 from .module import RemovableHandle, register_module_forward_hook, register_module_forward_pre_hook  # noqa: F401,E402
 from .embedding import Embedding  # noqa: F401,E402
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: F401,E402
+from .normalization import LayerNorm  # noqa: F401,E402
+from .attention import AdditiveAttention, MultiheadAttention  # noqa: F401,E402
+from .transformer import (  # noqa: F401,E402
+    PositionalEncoding,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    generate_square_subsequent_mask,
+    positional_encoding,
+)

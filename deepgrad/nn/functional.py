@@ -56,3 +56,5 @@ from ..ops.conv_relu_pool import conv2d_relu_max_pool2d  # noqa: E402,F401
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d  # noqa: E402,F401
 from ..ops.embedding import embedding  # noqa: E402,F401
 from ..ops.recurrent import gru_cell, lstm_cell, rnn_cell  # noqa: E402,F401
+from ..ops.attention import scaled_dot_product_attention  # noqa: E402,F401
+from ..ops.layernorm import layer_norm  # noqa: E402,F401
