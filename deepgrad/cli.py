@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="transfer-digits: pretraining images, through the digits' 8x8 pipeline (default) or raw")
     r.add_argument("--checkpoint-dir", dest="checkpoint_dir", default=None,
                    help="save resumable checkpoints there and resume from them (recipes that support it)")
+    r.add_argument("--lm-corpus", dest="lm_corpus", default=None, choices=("names", "words", "python"),
+                   help="char-lm: names (default) or words from the English word list, or Python's standard library")
     sub.add_parser("list", help="same as `run --list`")
     return p
 

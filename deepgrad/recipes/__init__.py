@@ -14,6 +14,7 @@ RECIPES: dict[str, str] = {
     "fashion-lenet": "deepgrad.recipes.fashion_cnn", "fashion-resnet": "deepgrad.recipes.fashion_cnn",
     "planar": "deepgrad.recipes.planar",
     "transfer-digits": "deepgrad.recipes.transfer_digits",
+    "char-lm": "deepgrad.recipes.char_lm",
 }
 
 

@@ -1,0 +1,4 @@
+"""Text: word lists, WordNet and GCIDE readers, word vectors and their evaluation."""
+from .lm import BigramModel, LMBatches, RNNLanguageModel, batchify, detach_state, evaluate_bits, sample, train_epoch  # noqa: F401,E501
+from .vocab import Vocab, tokenize  # noqa: F401
+from .words import read_words  # noqa: F401
