@@ -22,42 +22,17 @@ import time
 DEFAULTS = {
     "names": {"epochs": 40, "embed": 32, "hidden": 256, "layers": 1, "dropout": 0.25, "lr": 3e-3},
     "words": {"epochs": 8, "embed": 32, "hidden": 256, "layers": 1, "dropout": 0.1, "lr": 3e-3},
-    "python": {"epochs": 4, "embed": 48, "hidden": 256, "layers": 1, "dropout": 0.1, "lr": 3e-3},
+    "python": {"epochs": 3, "embed": 48, "hidden": 256, "layers": 1, "dropout": 0.1, "lr": 3e-3},
     "batch_size": 32, "bptt": 64, "clip_norm": 1.0, "quick_entries": 600, "quick_epochs": 2, "quick_hidden": 32,
-    "python_max_files": 400,
+    "python_max_files": 60,
 }
-
-
-def python_sources(max_files: int | None = None, seed: int = 0) -> list[str]:
-    """Files of Python's standard library (the running interpreter's), test suites left out."""
-    import sysconfig
-
-    import numpy as np
-
-    root = sysconfig.get_paths()["stdlib"]
-    files = []
-    for d, dirs, fs in os.walk(root):
-        dirs[:] = sorted(x for x in dirs if x not in ("test", "tests", "idle_test", "site-packages", "__pycache__"))
-        files += [os.path.join(d, f) for f in sorted(fs) if f.endswith(".py")]
-    if not files:
-        raise FileNotFoundError(f"no Python source files found under {root}")
-    rng = np.random.default_rng(seed)
-    rng.shuffle(files)
-    texts = []
-    for p in files[:max_files] if max_files else files:
-        try:
-            with open(p, encoding="utf-8") as f:
-                texts.append(f.read())
-        except (UnicodeDecodeError, OSError):
-            continue
-    return texts
 
 
 def load_entries(corpus: str, seed: int, quick: bool):
     """(entries, separator): names or words of the word list, or Python files."""
     import numpy as np
 
-    from ..text import read_words
+    from ..text import python_sources, read_words
 
     if corpus == "python":
         texts = python_sources(DEFAULTS["python_max_files"] if not quick else 20, seed)
