@@ -128,10 +128,11 @@ def test_char_lm_recipe_quick(tmp_path):
 
 @pytest.mark.slow
 def test_char_lm_beats_the_bigram_on_names(tmp_path):
-    """A short real run: the LSTM's test bits per character below the smoothed bigram's."""
+    """A small real run (600 names, hidden 32, 40 short epochs): the LSTM's test bits per
+    character below the smoothed bigram's (3.63 vs 3.80 when written)."""
     from deepgrad import cli
 
     out = tmp_path / "run"
-    assert cli.main(["run", "char-lm", "--epochs", "3", "--lr", "0.01", "--out", str(out)]) == 0
+    assert cli.main(["run", "char-lm", "--quick", "--epochs", "40", "--lr", "0.01", "--out", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["test_bits_per_char"] < m["bigram_test_bits_per_char"]
