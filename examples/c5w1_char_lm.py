@@ -151,7 +151,7 @@ print(f"course RNN: dev {course_dev:.3f} bits/char (bigram {bigram_dev:.3f})")
 # batch is the initial state of the next, detached: gradients flow back at most 64 steps.
 
 # %%
-hidden, epochs = (64, 3) if args.quick else (256, 12)
+hidden, epochs = (64, 3) if args.quick else (256, 8)
 lm = RNNLanguageModel(V, embed_dim=32, hidden_size=hidden, cell="lstm", dropout=0.25)
 adam = optim.Adam(lm.parameters(), lr=3e-3)
 train_b = LMBatches(stream(train_names), 32, 64)

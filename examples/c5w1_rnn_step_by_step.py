@@ -288,7 +288,8 @@ results.add("after clip_grad_norm_(1): norm", None, norm_after)
 # The course's loop does ~20 small NumPy operations per step and allocates a cache per
 # step; `nn.LSTM` does the input projection of all steps as one matrix product, one
 # matrix product per step for all four gates, and its backpropagation through time by
-# hand. Timed on a character-model-sized problem (float32, forward and backward):
+# hand. Timed (CPU time, one BLAS thread recommended) on a character-model-sized problem
+# (float32, forward and backward):
 
 # %%
 T2, m2, nx2, na2 = (16, 16, 32, 64) if args.quick else (64, 32, 64, 128)
@@ -316,12 +317,13 @@ def library_step():
 
 
 def best_of(f, n=3):
+    """The least CPU time of ``n`` runs (CPU time, so that other processes' load does not count)."""
     f()
     ts = []
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         f()
-        ts.append(time.perf_counter() - t0)
+        ts.append(time.process_time() - t0)
     return min(ts)
 
 

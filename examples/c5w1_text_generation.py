@@ -46,7 +46,7 @@ dg.manual_seed(args.seed)
 results = _common.Results(args)
 rng = np.random.default_rng(args.seed)
 
-n_files = 6 if args.quick else 40
+n_files = 6 if args.quick else 20
 texts = python_sources(max_files=n_files, seed=args.seed)
 if args.quick:
     texts = [t[:15000] for t in texts]
@@ -70,7 +70,7 @@ dev_b = LMBatches(vocab.encode(dev_text), 8, T)
 # characters of the vocabulary.
 
 # %%
-hidden, epochs = (64, 1) if args.quick else (256, 4)
+hidden, epochs = (64, 1) if args.quick else (256, 3)
 model = RNNLanguageModel(len(vocab), embed_dim=48, hidden_size=hidden, cell="lstm", dropout=0.1)
 opt = optim.Adam(model.parameters(), lr=3e-3)
 bigram = BigramModel(len(vocab)).fit(vocab.encode(train_text))

@@ -136,3 +136,15 @@ def test_char_lm_beats_the_bigram_on_names(tmp_path):
     assert cli.main(["run", "char-lm", "--quick", "--epochs", "40", "--lr", "0.01", "--out", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["test_bits_per_char"] < m["bigram_test_bits_per_char"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corpus", ["words", "python"])
+def test_char_lm_recipe_other_corpora(corpus, tmp_path):
+    from deepgrad import cli
+
+    out = tmp_path / "run"
+    assert cli.main(["run", "char-lm", "--quick", "--lm-corpus", corpus, "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["config"]["corpus"] == corpus and min(m["entries"].values()) >= 1
+    assert 1.0 < m["bigram_test_bits_per_char"] < 6.0
