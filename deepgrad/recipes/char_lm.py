@@ -7,6 +7,8 @@ library's source code). The entries are shuffled and split 80/10/10 into train, 
 test by entry, so no name is in two splits. Each split is one character stream, entries
 ending in a newline (the course's end-of-name character); the model reads it with
 truncated backpropagation through time, the LSTM state carried from batch to batch.
+Default names run: 25 epochs, about 18 minutes on a busy 2-core machine (one BLAS
+thread); test 3.29 bits/char against the bigram's 3.72 (docs/c5-w1.md).
 
 Reported, in bits per character on the dev and test splits: the LSTM (weights of the
 epoch with the best dev figure) beside an add-alpha smoothed bigram model (alpha chosen
@@ -20,7 +22,7 @@ import os
 import time
 
 DEFAULTS = {
-    "names": {"epochs": 40, "embed": 32, "hidden": 256, "layers": 1, "dropout": 0.25, "lr": 3e-3},
+    "names": {"epochs": 25, "embed": 32, "hidden": 256, "layers": 1, "dropout": 0.25, "lr": 3e-3},
     "words": {"epochs": 8, "embed": 32, "hidden": 256, "layers": 1, "dropout": 0.1, "lr": 3e-3},
     "python": {"epochs": 3, "embed": 48, "hidden": 256, "layers": 1, "dropout": 0.1, "lr": 3e-3},
     "batch_size": 32, "bptt": 64, "clip_norm": 1.0, "quick_entries": 600, "quick_epochs": 2, "quick_hidden": 32,
