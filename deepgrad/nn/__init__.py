@@ -14,3 +14,5 @@ from .utils import clip_grad_norm_, clip_grad_value_, parameters_to_vector, vect
 from .conv import Conv1d, Conv2d, Conv2dReLUMaxPool2d, ConvTranspose2d  # noqa: F401,E402
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d  # noqa: F401,E402
 from .module import RemovableHandle, register_module_forward_hook, register_module_forward_pre_hook  # noqa: F401,E402
+from .embedding import Embedding  # noqa: F401,E402
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: F401,E402

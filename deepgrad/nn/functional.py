@@ -54,3 +54,5 @@ from ..ops.normalization import batch_norm, batch_norm_relu  # noqa: E402,F401
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: E402,F401
 from ..ops.conv_relu_pool import conv2d_relu_max_pool2d  # noqa: E402,F401
 from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d  # noqa: E402,F401
+from ..ops.embedding import embedding  # noqa: E402,F401
+from ..ops.recurrent import gru_cell, lstm_cell, rnn_cell  # noqa: E402,F401

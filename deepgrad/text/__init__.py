@@ -1,0 +1,5 @@
+"""Text: word lists, WordNet and GCIDE readers, word vectors and their evaluation."""
+from .lm import BigramModel, LMBatches, RNNLanguageModel, batchify, detach_state, evaluate_bits, sample, train_epoch  # noqa: F401,E501
+from .vocab import Vocab, tokenize  # noqa: F401
+from .words import read_words  # noqa: F401
+from .code import python_source_files, python_sources  # noqa: F401
