@@ -21,6 +21,7 @@ RECIPES: dict[str, str] = {
     "shapes-unet": "deepgrad.recipes.shapes_unet",
     "fashion-triplet": "deepgrad.recipes.fashion_triplet",
     "style-transfer": "deepgrad.recipes.style_transfer",
+    "dates-attention": "deepgrad.recipes.dates_attention",
     "char-lm": "deepgrad.recipes.char_lm",
 }
 
