@@ -20,7 +20,7 @@ import numpy as np
 FLAGS = ("epochs", "seed", "lr", "batch_size")
 DEFAULTS = {
     "dates": 20000,  # distinct dates: 80% train, 10% dev, 10% test
-    "epochs": 30,
+    "epochs": 10,  # dev exact match 99.9% after 4 epochs in the first run (of 30 planned)
     "batch_size": 100,
     "lr": 5e-3,
     "embed": 32, "enc_hidden": 32, "dec_hidden": 64, "attn_hidden": 10,  # the course's n_a=32, n_s=64, Dense(10)

@@ -136,7 +136,8 @@ def plot_attention(texts, outputs, weights, lengths, path: str, title: str = "")
             continue
         L = int(lengths[i])
         w = weights[i][:, :L]
-        ax.imshow(w, cmap="viridis", vmin=0, vmax=max(float(w.max()), 1e-9), aspect="auto")
+        im = ax.imshow(w, cmap="viridis", vmin=0, vmax=1, aspect="auto")  # weights on one scale: 0 to 1
+        fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01)
         ax.set_xticks(range(L))
         ax.set_xticklabels(list(texts[i].replace(" ", "\u2423")), fontsize=8)
         ax.set_yticks(range(len(outputs[i])))
