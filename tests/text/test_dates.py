@@ -131,3 +131,12 @@ def test_the_whole_window_can_be_drawn():
     assert sorted(e.date for rows in full.values() for e in rows) == [
         dt.date(2000, 1, 1) + dt.timedelta(days=i) for i in range(366)]
     assert np.isclose(len(full["train"]) / 366, 0.8, atol=0.01)
+
+
+def test_the_split_is_made_on_dates_before_rendering():
+    """Another set of formats writes the same dates in the same splits: the split does not depend on the writing."""
+    fr = [f for f in D.formats() if f.locale == "fr_FR"]
+    a, b = D.make_dates(500, seed=3), D.make_dates(500, seed=3, use_formats=fr)
+    for split in ("train", "dev", "test"):
+        assert [e.date for e in a[split]] == [e.date for e in b[split]]
+        assert {e.format for e in b[split]} <= {f.name for f in fr}
