@@ -24,6 +24,8 @@ RECIPE_FLAGS = {"epochs": "--epochs", "seed": "--seed", "lr": "--lr", "batch_siz
                 "source": "--source", "checkpoint_dir": "--checkpoint-dir",
                 "force_resume": "--force-resume", "checkpoint_every_steps": "--checkpoint-every-steps",
                 "content": "--content", "style": "--style"}
+
+
 RECIPE_FLAGS["lm_corpus"] = "--lm-corpus"  # char-lm (merged from wip/rnn)
 
 
@@ -74,10 +76,10 @@ def add_parser(sub) -> None:
     r.add_argument("--force-resume", dest="force_resume", action="store_true", default=None,
                    help="with --checkpoint-dir: resume even if the checkpoint's configuration differs "
                         "(metrics.json then records the differences)")
-    r.add_argument("--content", default=None, help="style-transfer: content image (file, or china/flower/waves)")
-    r.add_argument("--style", default=None, help="style-transfer: style image (file, or china/flower/waves)")
     r.add_argument("--lm-corpus", dest="lm_corpus", default=None, choices=("names", "words", "python"),
                    help="char-lm: names (default) or words from the English word list, or Python's standard library")
+    r.add_argument("--content", default=None, help="style-transfer: content image (file, or china/flower/waves)")
+    r.add_argument("--style", default=None, help="style-transfer: style image (file, or china/flower/waves)")
     r.add_argument("--store", default=None,
                    help="record the run in this run store (SQLite; default $DEEPGRAD_STORE, else runs/runs.sqlite)")
     sub.add_parser("list", help="same as `run --list`")
