@@ -405,3 +405,37 @@ def test_diagnostics_example_runs_quick(name, tmp_path):
     res, stdout = run_example(name, tmp_path)
     assert res["example"] == name and res["quick"] is True
     DIAGNOSTIC_CHECKS[name](res, tmp_path)
+# ----- course 5, week 1: recurrent networks -----------------------------------------------
+def check_c5w1_step(res, tmp_path):
+    for key in ("rnn_errors", "lstm_errors"):
+        for what, err in res[key].items():
+            assert err < 1e-10, (key, what, err)  # the course's NumPy loops and the fused layers agree
+    assert ours(res, "exploding gradient") > 1e3
+    assert ours(res, "after clip_grad_value_(5)") == pytest.approx(5.0)
+    assert ours(res, "after clip_grad_norm_(1)") == pytest.approx(1.0, rel=1e-4)
+
+
+def check_c5w1_char_lm(res, tmp_path):
+    assert ours(res, "vocabulary size") == 27
+    assert ours(res, "course RNN n_a=50") < 22.5  # the smoothed loss fell from 7 ln 27 = 23.07
+    bits = res["bits"]
+    assert 3.0 < bits["bigram"]["test"] < 4.2
+    assert bits["course_rnn"]["test"] < 4.75  # below the uniform log2(27) = 4.75
+    h = res["lstm_history"]
+    assert h[-1]["dev_bits"] < h[0]["dev_bits"] and h[-1]["dev_bits"] < 4.75
+    assert all(len(v) == 12 for v in res["samples"].values())
+    _pictures(tmp_path, "char_lm.png")
+
+
+def check_c5w1_textgen(res, tmp_path):
+    bits = res["bits"]
+    assert bits["lstm"] < 6.0 and 2.0 < bits["bigram"] < 5.0  # log2(vocabulary) ~ 6.2 is chance
+    assert res["structure"]["real"][0] > 0.9  # real code: indentation in steps of 4
+    assert (tmp_path / "generated.py.txt").stat().st_size > 500
+
+
+CHECKS.update({
+    "c5w1_rnn_step_by_step": check_c5w1_step,
+    "c5w1_char_lm": check_c5w1_char_lm,
+    "c5w1_text_generation": check_c5w1_textgen,
+})

@@ -22,6 +22,8 @@ RECIPES: dict[str, str] = {
     "fashion-triplet": "deepgrad.recipes.fashion_triplet",
     "style-transfer": "deepgrad.recipes.style_transfer",
     "word2vec": "deepgrad.recipes.word2vec", "glove": "deepgrad.recipes.glove", "gloss-topic": "deepgrad.recipes.gloss_topic",
+    "dates-attention": "deepgrad.recipes.dates_attention",
+    "char-lm": "deepgrad.recipes.char_lm",
 }
 
 

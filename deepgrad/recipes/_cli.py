@@ -26,6 +26,9 @@ RECIPE_FLAGS = {"epochs": "--epochs", "seed": "--seed", "lr": "--lr", "batch_siz
                 "content": "--content", "style": "--style", "corpus": "--corpus", "vectors": "--vectors"}
 
 
+RECIPE_FLAGS["lm_corpus"] = "--lm-corpus"  # char-lm (merged from wip/rnn)
+
+
 def _int_at_least(low: int):
     def parse(text):
         try:
@@ -73,6 +76,8 @@ def add_parser(sub) -> None:
     r.add_argument("--force-resume", dest="force_resume", action="store_true", default=None,
                    help="with --checkpoint-dir: resume even if the checkpoint's configuration differs "
                         "(metrics.json then records the differences)")
+    r.add_argument("--lm-corpus", dest="lm_corpus", default=None, choices=("names", "words", "python"),
+                   help="char-lm: names (default) or words from the English word list, or Python's standard library")
     r.add_argument("--content", default=None, help="style-transfer: content image (file, or china/flower/waves)")
     r.add_argument("--style", default=None, help="style-transfer: style image (file, or china/flower/waves)")
     r.add_argument("--store", default=None,
