@@ -26,7 +26,7 @@ def default_generator() -> np.random.Generator:
 
 def get_state() -> dict:
     """The global generator's state, JSON-serialisable (for checkpoints)."""
-    return _generator.bit_generator.state
+    return dict(_generator.bit_generator.state)  # a dict already; typed as Mapping by NumPy
 
 
 def set_state(state: dict) -> None:

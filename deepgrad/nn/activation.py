@@ -2,6 +2,7 @@
 (course 1: "why non-linear activation functions"; ReLU, tanh, sigmoid, softmax)."""
 from __future__ import annotations
 
+from ..autograd import Function
 from ..ops import activation as A
 from ..ops._util import normalize_axis
 from .module import Module
@@ -95,7 +96,7 @@ class SiLU(Module):
 
 
 class _SoftmaxBase(Module):
-    _fn = None
+    _fn: type[Function] | None = None
 
     def __init__(self, dim: int | None = None):
         super().__init__()

@@ -17,6 +17,10 @@ from .parameter import Parameter
 class _BatchNorm(Module):
     _ndims: tuple = ()
     _shapes: str = ""
+    # buffers made by register_buffer in __init__ (None without track_running_stats)
+    running_mean: np.ndarray | None
+    running_var: np.ndarray | None
+    num_batches_tracked: np.ndarray | None
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype=np.float32):
@@ -43,6 +47,7 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
+            assert self.running_mean is not None and self.running_var is not None and self.num_batches_tracked is not None
             self.running_mean[...] = 0
             self.running_var[...] = 1
             self.num_batches_tracked[...] = 0
@@ -64,6 +69,7 @@ class _BatchNorm(Module):
     def _factor(self) -> float:
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
+            assert self.num_batches_tracked is not None  # registered as an array when tracking running stats
             self.num_batches_tracked += 1  # in place (a 0-d buffer)
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked)

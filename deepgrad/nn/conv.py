@@ -8,7 +8,6 @@ The math lives in :mod:`deepgrad.ops.conv`.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..ops import conv as _conv

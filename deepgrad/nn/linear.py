@@ -1,7 +1,6 @@
 """``Linear`` (a fully connected layer, course 1), ``Identity`` and ``Flatten``."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..ops.matmul import Linear as _LinearFn

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections import OrderedDict
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -25,11 +25,10 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from .parameter import Parameter
 
-
 # ----- hooks ---------------------------------------------------------------------------------
 _hook_ids = itertools.count()
-_global_forward_pre_hooks: "OrderedDict[int, tuple]" = OrderedDict()
-_global_forward_hooks: "OrderedDict[int, tuple]" = OrderedDict()
+_global_forward_pre_hooks: OrderedDict[int, tuple] = OrderedDict()
+_global_forward_hooks: OrderedDict[int, tuple] = OrderedDict()
 
 
 class RemovableHandle:
@@ -152,6 +151,10 @@ class Module:
     """Subclass it, create parameters and sub-modules in ``__init__``, write ``forward``."""
 
     training: bool
+    # set in __init__ with object.__setattr__ (registration bypasses __setattr__)
+    _parameters: OrderedDict[str, Parameter]
+    _modules: OrderedDict[str, Module]
+    _buffers: OrderedDict[str, np.ndarray | None]
 
     def __init_subclass__(cls, **kwargs):
         # Record the arguments of the outermost constructor call as ``self._init_args``
@@ -213,11 +216,11 @@ class Module:
         self._buffers[name] = None if arr is None else np.asarray(arr)
         object.__setattr__(self, name, self._buffers[name])
 
-    def add_module(self, name: str, module: "Module") -> None:
+    def add_module(self, name: str, module: Module) -> None:
         setattr(self, name, module)
 
     # ----- traversal -----------------------------------------------------------------
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         stack = [(prefix, self)]
         seen = set()
         while stack:
@@ -231,11 +234,11 @@ class Module:
                 if child is not None:
                     stack.append((f"{name}.{child_name}" if name else child_name, child))
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         yield from (m for m in self._modules.values() if m is not None)
 
     def named_children(self):
@@ -262,12 +265,12 @@ class Module:
                     yield (f"{mname}.{bname}" if mname else bname), b
 
     # ----- modes and gradients -------------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -277,19 +280,19 @@ class Module:
             elif p.grad is not None:
                 p.grad[...] = 0
 
-    def requires_grad_(self, flag: bool = True) -> "Module":
+    def requires_grad_(self, flag: bool = True) -> Module:
         """Freeze (False) or unfreeze (True) every parameter (transfer learning)."""
         for p in self.parameters():
             p.requires_grad = flag
         return self
 
-    def apply(self, fn) -> "Module":
+    def apply(self, fn) -> Module:
         for m in list(self.modules())[::-1]:
             fn(m)
         return self
 
     # ----- state ---------------------------------------------------------------------
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Every parameter and buffer by dotted name, as ndarrays (copies)."""
         out = OrderedDict()
         for name, p in self.named_parameters():
@@ -443,7 +446,7 @@ class Module:
         return int(sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only))
 
     # ----- dtype ---------------------------------------------------------------------------
-    def to(self, dtype) -> "Module":
+    def to(self, dtype) -> Module:
         """Cast every floating parameter and buffer to ``dtype`` (e.g. float64 for gradient checks).
 
         Do this before creating an optimizer: optimizers pack parameters into their own buffers."""
@@ -461,10 +464,10 @@ class Module:
                     m.register_buffer(name, b.astype(dtype))
         return self
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         return self.to(np.float64)
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         return self.to(np.float32)
 
     # ----- summary -------------------------------------------------------------------------
@@ -498,13 +501,13 @@ class Module:
                 for _, m in names:
                     object.__setattr__(m, "training", modes[id(m)])
 
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for name, m in names:
             own = sum(p.data.size for p in m._parameters.values() if p is not None)
             depth = name.count(".") + 1 if name else 0
             label = ("  " * max(depth - 1, 0) + name.split(".")[-1]) if name else "(model)"
             rows.append((label, type(m).__name__, shapes.get(id(m), "-"), f"{own:,}" if own else "-"))
-        head = ("Layer", "Type", "Output shape", "Params")
+        head: tuple[str, ...] = ("Layer", "Type", "Output shape", "Params")
         if input_shape is None:
             rows = [(a, b, d) for a, b, _, d in rows]
             head = ("Layer", "Type", "Params")

@@ -35,7 +35,7 @@ def blas_threads() -> int:
     installed, else the ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``
     setting NumPy was started with, else the number of CPUs (OpenBLAS's default)."""
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]  # optional; ships no type information
 
         counts = [int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas"]
         if counts:

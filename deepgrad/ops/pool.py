@@ -24,7 +24,7 @@ def _pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode, op):
         raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got shape {tuple(x_shape)}")
     if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
         raise ValueError(f"{op}: kernel_size {kernel}, stride {stride} and dilation {dilation} must be positive")
-    for p, k, d in zip(padding, kernel, dilation):
+    for p, k, _d in zip(padding, kernel, dilation):
         if p < 0 or p > k // 2:
             raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
     outs, extra = [], []

@@ -22,11 +22,11 @@ arrays shared by all parameters.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..tensor import Tensor
-from .slots import Scratch as _Scratch, Slot as _Slot
+from .slots import Scratch as _Scratch
+from .slots import Slot as _Slot
 
 
 class _Required:
@@ -104,11 +104,13 @@ class Optimizer:
 
     def _check_group(self, group: dict) -> None:
         lr = group.get("lr")
-        if lr is not None and lr is not required and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.number))):
+        if lr is None or isinstance(lr, _Required):  # `required` is the only _Required instance
+            return
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)):
             raise TypeError(f"{type(self).__name__}: lr must be a number, got {type(lr).__name__} {lr!r}")
-        if lr is not None and lr is not required and not np.isfinite(lr):
+        if not np.isfinite(lr):
             raise ValueError(f"{type(self).__name__}: invalid learning rate {lr} (must be finite)")
-        if lr is not None and lr is not required and lr < 0:
+        if lr < 0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {lr} (must be >= 0)")
 
     # ----- gradients -----------------------------------------------------------------
@@ -276,7 +278,7 @@ class Optimizer:
         # saved parameter ids -> this optimizer's positions, group by group
         mapping = {}
         k = 0
-        for saved, own in zip(groups, self.param_groups):
+        for saved, _own in zip(groups, self.param_groups):
             for sid in saved["params"]:
                 mapping[sid] = k
                 mapping[str(sid)] = k

@@ -10,7 +10,7 @@ class Scratch:
     """Scratch arrays shared by every parameter of an optimizer: ``get(k, n, dtype)`` is the
     first ``n`` entries of the k-th scratch array of that dtype (grown when too small)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._arrays: dict = {}
 
     def get(self, k: int, n: int, dtype) -> np.ndarray:
@@ -32,7 +32,9 @@ class Slot:
         self.state = {name: np.zeros(param.data.size, dtype=param.data.dtype) for name in state_names}
         self.steps = np.zeros(1, dtype=np.int64)  # updates applied
         self._scratch = scratch
-        self.data = self.grad = None
+        # flat views of p.data / p.grad, set by bind() before an update reads them (None until then)
+        self.data: np.ndarray = None  # type: ignore[assignment]  # two-phase init: bound by bind()
+        self.grad: np.ndarray = None  # type: ignore[assignment]  # two-phase init: bound by bind()
         self._writeback = None
 
     @property
@@ -68,4 +70,4 @@ class Slot:
     def release(self) -> None:
         if self._writeback is not None:
             self._writeback[...] = self.data.reshape(self._writeback.shape)
-        self.data = self.grad = self._writeback = None
+        self.data = self.grad = self._writeback = None  # type: ignore[assignment]  # unbound until the next bind()
