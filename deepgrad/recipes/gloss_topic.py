@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import numpy as np
 
@@ -70,6 +71,7 @@ def _predict(model, ids, lengths, batch=512):
 def _fit(name, model, data, epochs, lr, batch_size, seed, log):
     import deepgrad as dg
     import deepgrad.nn.functional as F
+
     from .. import optim
 
     (ids, lens, y), (dids, dlens, dy) = data
@@ -150,8 +152,14 @@ def _curves_png(path, rows):
 
 def run(args) -> dict:
     import deepgrad as dg
-    from ..text.classifiers import (AveragedEmbeddingClassifier, LSTMClassifier, embedding_table, encode,
-                                    gloss_topic_data)
+
+    from ..text.classifiers import (
+        AveragedEmbeddingClassifier,
+        LSTMClassifier,
+        embedding_table,
+        encode,
+        gloss_topic_data,
+    )
     from ..text.corpus import build_corpus
     from ..text.ppmi import ppmi_svd
     from ..text.vectors import WordVectors
@@ -163,7 +171,7 @@ def run(args) -> dict:
     recipe = "gloss-topic"
     quick = bool(getattr(args, "quick", False))
     seed = setting(args, "seed", 0)
-    cfg = dict(QUICK if quick else DEFAULTS)
+    cfg: dict[str, Any] = dict(QUICK if quick else DEFAULTS)  # numbers, then the vectors path and flags
     if getattr(args, "epochs", None):
         cfg["epochs_v2"] = args.epochs
     cfg["batch_size"] = setting(args, "batch_size", cfg["batch_size"])

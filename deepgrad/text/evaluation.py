@@ -62,7 +62,8 @@ def similarity_pairs(wn: WordNet, vocab, n: int = 1000, seed: int = 0, measure: 
     nouns = sorted(w for w in vocab if wn.lemma_synsets(w, "n"))
     if len(nouns) < 2:
         raise ValueError("similarity_pairs: fewer than two WordNet nouns in the vocabulary")
-    out, seen = [], set()
+    out: list[tuple] = []
+    seen: set = set()
     down = ("~", "~i")
     tries = 0
     while len(out) < n and tries < 50 * n:
@@ -135,7 +136,7 @@ def analogy_pairs(wn: WordNet, vocab=None) -> dict[str, list[tuple[str, str]]]:
             for p in s.pointers:
                 if p.symbol == "#p" and p.key in syn and is_country(syn[p.key]):
                     a, b = _single(s.words[0]), _single(syn[p.key].words[0])
-                    if ok(a, b) and a != b:
+                    if a is not None and b is not None and ok(a, b) and a != b:
                         rel["capital-country"].append((a, b))
         elif s.pos in "as":
             for p in s.pointers:
@@ -143,14 +144,14 @@ def analogy_pairs(wn: WordNet, vocab=None) -> dict[str, list[tuple[str, str]]]:
                     t = syn[p.key]
                     a = _single(t.words[p.target - 1] if p.target else t.words[0])
                     b = _single(s.words[p.source - 1] if p.source else s.words[0])
-                    if ok(a, b):
+                    if a is not None and b is not None and ok(a, b):
                         rel["country-adjective"].append((a, b))
         elif s.pos == "r":
             for p in s.pointers:
                 if p.symbol == "\\" and p.source and p.target and p.key in syn:
                     a = _single(syn[p.key].words[p.target - 1])
                     b = _single(s.words[p.source - 1])
-                    if ok(a, b) and a != b:
+                    if a is not None and b is not None and ok(a, b) and a != b:
                         rel["adjective-adverb"].append((a, b))
         elif s.pos == "v":
             for p in s.pointers:
@@ -159,7 +160,7 @@ def analogy_pairs(wn: WordNet, vocab=None) -> dict[str, list[tuple[str, str]]]:
                     if t.lexname != "noun.person":
                         continue
                     a, b = _single(s.words[p.source - 1]), _single(t.words[p.target - 1])
-                    if ok(a, b) and b.endswith(("er", "or")) and a != b:
+                    if a is not None and b is not None and ok(a, b) and b.endswith(("er", "or")) and a != b:
                         rel["verb-agent"].append((a, b))
     out = {}
     for k, pairs in rel.items():
@@ -188,7 +189,8 @@ def analogy_questions(pairs: dict[str, list[tuple[str, str]]], max_per_relation:
 def evaluate_analogies(wv: WordVectors, questions: dict) -> dict:
     """3CosAdd accuracy per relation and overall (questions with a word outside ``wv`` are
     dropped and counted)."""
-    res, right, total = {}, 0, 0
+    res: dict[str, dict] = {}
+    right, total = 0, 0
     for k, qs in questions.items():
         kept = [q for q in qs if all(w in wv for w in q)]
         if not kept:

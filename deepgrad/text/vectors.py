@@ -122,11 +122,11 @@ class WordVectors:
             out[s:s + chunk] = sims.argmax(axis=1)
         return out
 
-    def subset(self, words) -> "WordVectors":
+    def subset(self, words) -> WordVectors:
         keep = [w for w in words if w in self.index]
         return WordVectors(keep, self.vectors[[self.index[w] for w in keep]])
 
-    def copy(self) -> "WordVectors":
+    def copy(self) -> WordVectors:
         return WordVectors(list(self.words), self.vectors.copy())
 
     # ----- files -------------------------------------------------------------------------
@@ -146,7 +146,7 @@ class WordVectors:
         os.replace(tmp, path)
 
     @classmethod
-    def load_word2vec_format(cls, path, binary: bool = False) -> "WordVectors":
+    def load_word2vec_format(cls, path, binary: bool = False) -> WordVectors:
         """Read what :meth:`save_word2vec_format` (or gensim, or the original word2vec) wrote."""
         with open(path, "rb") as f:
             header = f.readline().split()

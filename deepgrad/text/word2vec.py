@@ -121,7 +121,7 @@ def train_word2vec(corpus: Corpus, dim: int = 100, window: int = 5, negative: in
         raise ValueError(f"train_word2vec: optimizer 'sgd'|'adagrad', output 'in'|'in+out'; got {optimizer!r}, {output!r}")
     if optimizer == "adagrad":
         G_in, G_out = np.full_like(W_in, 1e-6), np.full_like(W_out, 1e-6)
-    epoch_pairs = [None] * epochs
+    epoch_pairs: list[int | None] = [None] * epochs
     # the learning rate falls linearly over all pairs of the run, as in word2vec
     est_total = None
     done = 0

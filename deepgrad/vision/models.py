@@ -104,7 +104,8 @@ class ResNet(nn.Module):
             raise ValueError(f"ResNet: depth must be {per}n+2 ({'bottleneck' if bottleneck else 'basic'} blocks), got {depth}")
         n = (depth - 2) // per
         self.stem = conv_bn(in_channels, width, 3)
-        stages, c = [], width
+        stages: list[nn.Module] = []
+        c = width
         for i in range(3):
             w = width * 2**i
             for j in range(n):

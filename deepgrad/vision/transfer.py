@@ -75,7 +75,8 @@ def param_groups(model: nn.Module, lr: float, body_lr: float | None = None, body
     parameters are left out; an empty body group is dropped.
     """
     head = head or head_name(model)
-    head_params, body_params = [], []
+    head_params: list = []
+    body_params: list = []
     for n, p in model.named_parameters():
         if not p.requires_grad:
             continue

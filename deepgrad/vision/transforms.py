@@ -11,7 +11,6 @@ Augmentations draw independent parameters per sample. Use them on the training s
 """
 from __future__ import annotations
 
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
