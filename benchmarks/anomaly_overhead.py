@@ -57,10 +57,10 @@ def main(argv=None):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(args.threads))
     import numpy as np
+    from _common import mlp, train_step
 
     import deepgrad as dg
     from deepgrad import autograd, nn, optim
-    from _common import mlp, train_step
 
     apply_hook, backward_hook = autograd.Function.__dict__["apply"].__func__, autograd.backward
     apply_plain, backward_plain = engine_without_hook(autograd)

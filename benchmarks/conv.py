@@ -18,10 +18,9 @@ import argparse
 import json
 import os
 import resource
+import sys
 import time
 import tracemalloc
-
-import sys  # noqa: E402
 
 _threads = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--threads=")), "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", _threads)  # must be set before NumPy is imported

@@ -4,7 +4,8 @@ statistics (float64), for every memory layout of the input; finite differences; 
 And ``Sequential`` never fuses anything behind the user's back."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import deepgrad as dg
 from deepgrad import nn

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deepgrad.text.vectors import (WordVectors, bias_direction, cosine_similarity, equalize, hard_debias,
-                                   neutralize)
+from deepgrad.text.vectors import WordVectors, bias_direction, cosine_similarity, equalize, hard_debias, neutralize
 
 
 def toy() -> WordVectors:
