@@ -8,8 +8,15 @@ import pytest
 
 import deepgrad as dg
 from deepgrad import nn
-from deepgrad.serialization import (ModelFileError, load_model, load_weights, read_model_metadata,
-                                    register_model_class, save_model, save_weights)
+from deepgrad.serialization import (
+    ModelFileError,
+    load_model,
+    load_weights,
+    read_model_metadata,
+    register_model_class,
+    save_model,
+    save_weights,
+)
 
 
 def _model():

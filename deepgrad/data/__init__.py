@@ -9,11 +9,13 @@
 from . import datasets  # noqa: F401
 from .dataloader import DataLoader  # noqa: F401
 from .dataset import Dataset, Subset, TensorDataset, default_collate, fetch_batch  # noqa: F401
-from .split import (  # noqa: F401
+from .split import (  # noqa: F401  # noqa: F401
+    Splits,
+    make_splits,
     random_split,
     split_indices,
     train_dev_split,
     train_dev_test_split,
+    train_traindev_dev_test_split,
     train_traindev_split,
 )
-from .split import Splits, make_splits, train_traindev_dev_test_split  # noqa: F401

@@ -9,7 +9,7 @@ run resumed from a checkpoint sees exactly the batches it would have seen.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

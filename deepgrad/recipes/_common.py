@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-
 #: mean and standard deviation of the Fashion-MNIST training images scaled to [0, 1]
 FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
 

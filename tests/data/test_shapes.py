@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepgrad.data.datasets import SHAPES_CLASSES, make_shapes as _exported  # noqa: F401
+from deepgrad.data.datasets import SHAPES_CLASSES  # noqa: F401
 from deepgrad.data.datasets.shapes import CLASSES, ShapesDataset, make_shapes, render
 
 

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from deepgrad.data import random_split, split_indices, train_dev_split, train_dev_test_split, train_traindev_split, TensorDataset
+from deepgrad.data import (
+    TensorDataset,
+    random_split,
+    split_indices,
+    train_dev_split,
+    train_dev_test_split,
+    train_traindev_split,
+)
 from deepgrad.data.datasets import make_blobs, make_circles, make_flower, make_moons
 
 

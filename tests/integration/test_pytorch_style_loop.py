@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import deepgrad
+import deepgrad.nn.functional as F
 from deepgrad import nn, optim
 from deepgrad.data import DataLoader, TensorDataset
 from deepgrad.data.datasets import load_fashion_mnist
-import deepgrad.nn.functional as F
 
 
 @pytest.mark.slow
@@ -21,7 +21,7 @@ def test_pytorch_shaped_loop_reaches_85_percent_in_3_epochs():
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
     opt = optim.Adam(model.parameters(), lr=1e-3)
     loader = DataLoader(TensorDataset(X, y), batch_size=128, shuffle=True, seed=0)
-    for epoch in range(3):
+    for _epoch in range(3):
         model.train()
         for xb, yb in loader:
             opt.zero_grad()
