@@ -9,7 +9,7 @@
 from . import datasets  # noqa: F401
 from .dataloader import DataLoader  # noqa: F401
 from .dataset import Dataset, Subset, TensorDataset, default_collate, fetch_batch  # noqa: F401
-from .split import (  # noqa: F401  # noqa: F401
+from .split import (  # noqa: F401
     Splits,
     make_splits,
     random_split,
