@@ -39,12 +39,18 @@ def run(args) -> int:
     out = check_writable("--out", args.out or os.path.join("runs", f"tune-{name}"))
     if args.storage is not None and not args.storage.strip():
         raise CLIError("--storage: empty URL")
-    try:
-        study = run_study(args.recipe, args.trials, sampler=args.sampler, coarse_to_fine=args.coarse_to_fine,
-                          epochs=args.epochs, quick=args.quick, storage=args.storage, out=out, seed=args.seed,
-                          store=args.store)
-    except (ValueError, ImportError, optuna.exceptions.OptunaError) as e:  # e.g. a storage URL it cannot open
-        raise CLIError(f"--storage {args.storage}: {e}") from None
+    from ..recipes._cli import _check_store
+    from .study import default_storage
+
+    args.store = _check_store(args.store)  # the run store, opened once before any work
+    storage = args.storage or default_storage(args.recipe)
+    try:  # the study's storage, opened before any work: a bad URL or file is one line
+        optuna.storages.RDBStorage(storage)
+    except Exception as e:  # noqa: BLE001 - SQLAlchemy's and Optuna's errors, one line
+        raise CLIError(f"--storage {storage}: cannot open ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    study = run_study(args.recipe, args.trials, sampler=args.sampler, coarse_to_fine=args.coarse_to_fine,
+                      epochs=args.epochs, quick=args.quick, storage=storage, out=out, seed=args.seed,
+                      store=args.store)
     from .report import best_trial, results_table, write_best_config, write_plots
 
     print(results_table(study))

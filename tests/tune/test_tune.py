@@ -147,3 +147,17 @@ def test_cli_coarse_to_fine_writes_table_plots_and_config(tmp_path, capsys, monk
     assert main(["tune", "planar", "--trials", "1", "--epochs", str(EPOCHS), "--store", "runs.sqlite"]) == 0
     assert "study planar-epochs20: 5 trials" in capsys.readouterr().out
     assert main(["tune", "planar", "--trials", "0"]) == 2
+
+
+def test_tune_refuses_bad_input_in_one_line_before_any_trial(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cases = [(["planar", "--storage", "nonsense"], "--storage nonsense: cannot open"),
+             (["planar", "--storage", f"sqlite:///{tmp_path}/no/such/dir/s.sqlite"], "cannot open"),
+             (["fashion-lenet"], "declares no search space (tunable: fashion-mlp, planar"),
+             (["nope"], "unknown recipe 'nope'"),
+             (["planar", "--sampler", "grid"], "invalid choice: 'grid'")]
+    for extra, message in cases:
+        assert main(["tune", *extra, "--trials", "1", "--store", "runs.sqlite"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
+    assert not list(tmp_path.glob("runs/tune-*/trial-*")), "a trial ran"
