@@ -8,6 +8,7 @@ end (course 3). ``--epochs 15`` reaches about 89-90% test accuracy.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def run(args) -> dict:
     quick = bool(getattr(args, "quick", False))
     seed = setting(args, "seed", 0)
     epochs = setting(args, "epochs", DEFAULTS["quick_epochs"] if quick else DEFAULTS["epochs"])
-    cfg = {k: v for k, v in DEFAULTS.items() if not k.startswith("quick")}
+    cfg: dict[str, Any] = {k: v for k, v in DEFAULTS.items() if not k.startswith("quick")}
     cfg.update(config_overrides(args))  # --config FILE (checked by the CLI); flags win below
     cfg.update(epochs=epochs, quick=quick, lr=setting(args, "lr", DEFAULTS["lr"]),
                batch_size=setting(args, "batch_size", DEFAULTS["batch_size"]))

@@ -8,6 +8,7 @@ train/dev/test split of the 400 generated points.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 #: the `deepgrad run` flags this recipe takes (any other is refused)
 FLAGS = ("epochs", "seed", "lr", "checkpoint_dir", "config")
@@ -36,7 +37,7 @@ def run(args) -> dict:
     quick = bool(getattr(args, "quick", False))
     seed = setting(args, "seed", 0)
     epochs = setting(args, "epochs", DEFAULTS["quick_epochs"] if quick else DEFAULTS["epochs"])
-    cfg = {k: v for k, v in DEFAULTS.items() if not k.startswith("quick")}
+    cfg: dict[str, Any] = {k: v for k, v in DEFAULTS.items() if not k.startswith("quick")}
     cfg.update(config_overrides(args))  # --config FILE (checked by the CLI); flags win below
     cfg.update(epochs=epochs, lr=setting(args, "lr", DEFAULTS["lr"]), quick=quick)
     out = out_dir(args, recipe)

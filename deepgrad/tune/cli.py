@@ -54,7 +54,7 @@ def run(args) -> int:
     from .report import best_trial, results_table, write_best_config, write_plots
 
     print(results_table(study))
-    counts = {}
+    counts: dict[str, int] = {}
     for t in study.trials:
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     print(f"study {study.study_name}: {len(study.trials)} trials (" + ", ".join(f"{v} {k}" for k, v in counts.items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from typing import Any
 
 
 def _rows(study):
@@ -88,7 +89,7 @@ def write_plots(study, out: str) -> list[str]:
         for name, plot in (("slice", _slice), ("parallel", ovm.plot_parallel_coordinate)):
             ax = plot(study, target_name="dev accuracy")
             first = ax.flat[0] if hasattr(ax, "flat") else ax
-            fig = first.figure
+            fig: Any = first.figure
             if name == "parallel":
                 fig.set_size_inches(10, 5)
                 fig.tight_layout()

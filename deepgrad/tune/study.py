@@ -34,19 +34,19 @@ class TrialPruning(Callback):
 
     def __init__(self, trial, monitor: str = "dev_accuracy", reports: int = REPORTS_PER_TRIAL):
         self.trial, self.monitor, self.reports = trial, monitor, reports
-        self.every = 1
+        self.every, self.epochs = 1, 1
         self.pruned_at = None
 
     def on_train_begin(self, logs):
-        epochs = int((logs or {}).get("epochs") or 1)
-        self.every = max(1, math.ceil(epochs / max(1, self.reports)))
+        self.epochs = int((logs or {}).get("epochs") or 1)
+        self.every = max(1, math.ceil(self.epochs / max(1, self.reports)))
 
-    def on_epoch_end(self, epoch, logs):
+    def on_epoch_end(self, epoch, logs):  # epoch: 1, 2, ... (the step reported to the pruner)
         value = (logs or {}).get(self.monitor)
-        if value is None or not math.isfinite(float(value)) or (epoch + 1) % self.every:
+        if value is None or not math.isfinite(float(value)) or epoch % self.every:
             return
         self.trial.report(float(value), int(epoch))
-        if self.trial.should_prune():
+        if epoch < self.epochs and self.trial.should_prune():  # after the last epoch there is nothing to save
             self.pruned_at = int(epoch)
             self.trainer.stop_training = True
             self.trainer.stop_reason = "pruned"
@@ -177,9 +177,9 @@ def _trial(trial, recipe, module, stage, space, epochs, quick, out, seed, store,
     shown = " ".join(f"{k}={_fmt(v)}" for k, v in params.items())
     secs = time.perf_counter() - t0
     if pruning.pruned_at is not None:
-        print(f"tune {recipe}: trial {trial.number} [{stage}] pruned at epoch {pruning.pruned_at + 1}  {shown}  "
+        print(f"tune {recipe}: trial {trial.number} [{stage}] pruned after epoch {pruning.pruned_at}  {shown}  "
               f"({secs:.1f} s)", file=log)
-        raise optuna.TrialPruned(f"pruned at epoch {pruning.pruned_at + 1}")
+        raise optuna.TrialPruned(f"pruned after epoch {pruning.pruned_at}")
     if status != "ok" or value is None or not math.isfinite(value):
         print(f"tune {recipe}: trial {trial.number} [{stage}] {status}  {shown}  ({secs:.1f} s)", file=log)
         return float("nan")  # Optuna records the trial as failed

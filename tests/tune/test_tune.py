@@ -161,3 +161,23 @@ def test_tune_refuses_bad_input_in_one_line_before_any_trial(tmp_path, capsys, m
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, err
     assert not list(tmp_path.glob("runs/tune-*/trial-*")), "a trial ran"
+
+
+def test_pruning_callback_never_prunes_after_the_last_epoch():
+    from types import SimpleNamespace
+
+    from deepgrad.tune import TrialPruning
+
+    study = optuna.create_study(direction="maximize",
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))
+    first = study.ask()
+    for epoch in (1, 2, 3):
+        first.report(0.9, epoch)
+    study.tell(first, 0.9)
+    for stop_at, expect in ((1, 1), (3, None)):  # a bad epoch 1 is pruned; a bad last epoch is not
+        cb = TrialPruning(study.ask())
+        cb.set_trainer(SimpleNamespace(stop_training=False, stop_reason=None))  # the attributes Trainer has
+        cb.on_train_begin({"epochs": 3})
+        cb.on_epoch_end(stop_at, {"dev_accuracy": 0.1})
+        assert cb.pruned_at == expect
+        assert cb.trainer.stop_training is (expect is not None)
