@@ -90,10 +90,13 @@ def write_plots(study, out: str) -> list[str]:
             ax = plot(study, target_name="dev accuracy")
             first = ax.flat[0] if hasattr(ax, "flat") else ax
             fig: Any = first.figure
+            title = f"{study.study_name}: {len(done)} finished trials"
             if name == "parallel":
                 fig.set_size_inches(10, 5)
+                first.set_title(title + " (parallel coordinates)")
                 fig.tight_layout()
-            fig.suptitle(f"{study.study_name}: {len(done)} finished trials ({name})")
+            else:
+                fig.suptitle(title)
             path = os.path.join(out, f"{name}.png")
             fig.savefig(path, dpi=100)
             plt.close(fig)
@@ -109,9 +112,13 @@ def _slice(study, target_name="dev accuracy"):
 
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
     names = sorted({k for t in done for k in t.params})
-    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names) + 1, 3.8), sharey=True, squeeze=False)
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols + 1, 3.2 * rows + 0.6), sharey=True, squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
     last = len(study.trials) - 1 or 1
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes.flat, names):
         for stage, marker in (("coarse", "o"), ("fine", "^")):
             ts = [t for t in done if name in t.params and t.user_attrs.get("stage", "coarse") == stage]
             if not ts:
@@ -124,7 +131,8 @@ def _slice(study, target_name="dev accuracy"):
             ax.set_xscale("log")
         ax.set_xlabel(name)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel(target_name)
+    for row in axes:
+        row[0].set_ylabel(target_name)
     if any(t.user_attrs.get("stage") == "fine" for t in done):
         axes[0][0].legend(fontsize=8)
     fig.tight_layout(rect=(0, 0, 0.9, 0.92))

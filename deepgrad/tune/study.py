@@ -74,13 +74,13 @@ def _sampler(optuna, kind: str, seed: int):
 
 
 def best_params(study, k: int | None = None) -> list[dict]:
-    """The params of the ``k`` best finished trials (default: a quarter of them, at least 2)."""
+    """The params of the ``k`` best finished trials (default: the best tenth of them, at least 2)."""
     optuna = _optuna()
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
             and math.isfinite(t.value)]
     done.sort(key=lambda t: t.value, reverse=True)
     if k is None:
-        k = max(2, math.ceil(len(done) / 4))
+        k = max(2, math.ceil(len(done) / 10))
     return [t.params for t in done[:k]]
 
 
