@@ -181,3 +181,19 @@ def test_pruning_callback_never_prunes_after_the_last_epoch():
         cb.on_epoch_end(stop_at, {"dev_accuracy": 0.1})
         assert cb.pruned_at == expect
         assert cb.trainer.stop_training is (expect is not None)
+
+
+@pytest.mark.slow
+def test_a_fashion_mlp_trial_runs_the_sampled_network(tmp_path):
+    """One --quick trial of fashion-mlp: the run store records the configuration the sample made."""
+    study = run_study("fashion-mlp", 1, epochs=1, quick=True, storage=f"sqlite:///{tmp_path / 's.sqlite'}",
+                      out=str(tmp_path / "o"), store=str(tmp_path / "runs.sqlite"), log=open(os.devnull, "w"))
+    (t,) = study.trials
+    assert t.state == optuna.trial.TrialState.COMPLETE and 0.5 < t.value <= 1.0
+    with RunStore(str(tmp_path / "runs.sqlite")) as store:
+        run = store.get(t.user_attrs["run_id"])
+    p, cfg = t.params, run["config"]
+    assert cfg["beta1"] == pytest.approx(1 - p["one_minus_beta1"])
+    assert cfg["hidden"] == [p["units"]] * p["layers"] and cfg["batch_size"] == 2 ** p["log2_batch_size"]
+    assert cfg["quick"] is True and cfg["epochs"] == 1
+    assert run["params"] > p["units"] * 784  # the sampled width was built
