@@ -35,6 +35,7 @@ COMMANDS: list[str] = [
     "deepgrad.recipes._cli",  # run, list
     "deepgrad.check.cli",  # inspect, explain, exercise
     "deepgrad.experiments.cli",  # runs list|show|compare|best, doctor, errors, curves
+    "deepgrad.tune.cli",  # tune
 ]
 
 DEBUG_ENV = "DEEPGRAD_DEBUG"

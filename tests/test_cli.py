@@ -231,4 +231,6 @@ def test_every_recipe_declares_the_flags_it_reads():
         read = set(re.findall(r'(?:setting|getattr)\(args, "(\w+)"', src)) & set(RECIPE_FLAGS)
         if "fit_options(args" in src:
             read.add("checkpoint_dir")
+        if "config_overrides(args" in src:  # --config FILE: the recipe applies the overrides
+            read.add("config")
         assert set(mod.FLAGS) == read, (name, sorted(mod.FLAGS), sorted(read))

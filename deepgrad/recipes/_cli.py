@@ -23,10 +23,8 @@ CHECKPOINT_FLAGS = ("force_resume", "checkpoint_every_steps")
 RECIPE_FLAGS = {"epochs": "--epochs", "seed": "--seed", "lr": "--lr", "batch_size": "--batch-size",
                 "source": "--source", "checkpoint_dir": "--checkpoint-dir",
                 "force_resume": "--force-resume", "checkpoint_every_steps": "--checkpoint-every-steps",
-                "content": "--content", "style": "--style", "corpus": "--corpus", "vectors": "--vectors"}
-
-
-RECIPE_FLAGS["lm_corpus"] = "--lm-corpus"  # char-lm (merged from wip/rnn)
+                "content": "--content", "style": "--style", "corpus": "--corpus", "vectors": "--vectors",
+                "config": "--config", "lm_corpus": "--lm-corpus"}
 
 
 def _int_at_least(low: int):
@@ -80,6 +78,9 @@ def add_parser(sub) -> None:
                    help="char-lm: names (default) or words from the English word list, or Python's standard library")
     r.add_argument("--content", default=None, help="style-transfer: content image (file, or china/flower/waves)")
     r.add_argument("--style", default=None, help="style-transfer: style image (file, or china/flower/waves)")
+    r.add_argument("--config", default=None,
+                   help="a JSON file of configuration overrides (keys of the recipe's defaults; e.g. the best "
+                        "configuration `deepgrad tune` wrote); a flag given on the command line wins")
     r.add_argument("--store", default=None,
                    help="record the run in this run store (SQLite; default $DEEPGRAD_STORE, else runs/runs.sqlite)")
     r.add_argument("--corpus", default=None, choices=("wordnet", "wordnet+gcide"),
@@ -118,6 +119,59 @@ def check_flags(recipe: str, module, args) -> None:
                            f"(it takes: {accepted or 'no options'} --out --quick)")
         if dest in CHECKPOINT_FLAGS and getattr(args, "checkpoint_dir", None) is None:
             raise CLIError(f"{flag} needs --checkpoint-dir")
+
+
+def read_config(path: str) -> dict:
+    """The JSON object of ``--config FILE``; a missing or malformed file is one line naming it."""
+    import json
+
+    from ..errors import CLIError
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise CLIError(f"--config {path}: cannot read ({e.strerror or e})") from None
+    except ValueError as e:
+        raise CLIError(f"--config {path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise CLIError(f"--config {path}: expected a JSON object of settings, got {type(data).__name__}")
+    return data
+
+
+def check_config(recipe: str, module, path: str | None, overrides: dict | None = None) -> dict:
+    """The configuration overrides of a run: ``--config FILE`` and then ``overrides`` (set by
+    ``deepgrad tune``), each key one of the recipe's ``DEFAULTS`` (not the ``quick_*`` ones)
+    with a value of the default's kind. An unknown key or a wrong kind is one line."""
+    from ..errors import CLIError
+
+    merged = {**(read_config(path) if path else {}), **(overrides or {})}
+    if not merged:
+        return {}
+    where = f"--config {path}" if path else "configuration override"
+    defaults = {k: v for k, v in getattr(module, "DEFAULTS", {}).items() if not k.startswith("quick")}
+    if "config" not in recipe_flags(module):
+        raise CLIError(f"{where}: recipe {recipe!r} takes no configuration overrides")
+    for key, value in merged.items():
+        if key not in defaults:
+            raise CLIError(f"{where}: unknown key {key!r} for recipe {recipe!r} (known: {', '.join(sorted(defaults))})")
+        d = defaults[key]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(d, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(d, int):
+            ok = number and float(value).is_integer()
+            value = int(value) if ok else value
+        elif isinstance(d, float):
+            ok = number and math.isfinite(value)
+        elif isinstance(d, (list, tuple)):
+            ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        else:
+            ok = isinstance(value, type(d))
+        if not ok:
+            raise CLIError(f"{where}: {key} = {value!r} is not like the default {d!r}")
+        merged[key] = value
+    return merged
 
 
 def check_writable(flag: str, path: str) -> str:
@@ -163,6 +217,8 @@ def run(args) -> int:
         if value is not None and not value.strip():
             raise CLIError(f"{flag}: empty path")
     check_flags(args.recipe, module, args)
+    args.config_overrides = check_config(args.recipe, module, getattr(args, "config", None),
+                                         getattr(args, "config_overrides", None))
     if args.lr == 0:
         print(f"deepgrad run {args.recipe}: warning: --lr 0: the weights will not change", file=sys.stderr)
     if not args.out:

@@ -34,7 +34,7 @@ def fit_options(args, recipe: str, config: dict, seed) -> dict:
             "checkpoint_every": getattr(args, "checkpoint_every_steps", None),
             "force_resume": bool(getattr(args, "force_resume", False)),
             "run_config": run_config(recipe, config, seed),
-            "callbacks": [DivergenceGuard()] + _tracker(args, recipe)}
+            "callbacks": [DivergenceGuard()] + _tracker(args, recipe) + list(getattr(args, "extra_callbacks", None) or [])}
 
 
 def _tracker(args, recipe: str) -> list:
@@ -57,8 +57,17 @@ def out_dir(args, recipe: str) -> str:
 
 
 def setting(args, name: str, default):
+    """A run setting: the flag when given, else the ``--config`` file's value, else ``default``."""
     v = getattr(args, name, None)
+    if v is None:
+        v = config_overrides(args).get(name)
     return default if v is None else v
+
+
+def config_overrides(args) -> dict:
+    """The configuration overrides of a run (``deepgrad run RECIPE --config FILE``, or set by
+    ``deepgrad tune`` for a trial): keys of the recipe's ``DEFAULTS``, checked by the CLI."""
+    return dict(getattr(args, "config_overrides", None) or {})
 
 
 def plot_history(history, path: str, title: str = "") -> list[str]:

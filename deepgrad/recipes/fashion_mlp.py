@@ -8,13 +8,14 @@ end (course 3). ``--epochs 15`` reaches about 89-90% test accuracy.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
 from ._common import FASHION_MEAN as MEAN, FASHION_STD as STD, normalize_fashion  # noqa: F401
 
 #: the `deepgrad run` flags this recipe takes (any other is refused)
-FLAGS = ("epochs", "seed", "lr", "batch_size", "checkpoint_dir")
+FLAGS = ("epochs", "seed", "lr", "batch_size", "checkpoint_dir", "config")
 DEFAULTS = {
     "epochs": 15,
     "batch_size": 128,
@@ -22,11 +23,29 @@ DEFAULTS = {
     "hidden": [512, 256],
     "dropout": 0.2,
     "weight_decay": 0.0,
+    "beta1": 0.9,
     "dev_size": 5000,
     "quick_train": 4000,
     "quick_dev": 2000,
     "quick_epochs": 2,
 }
+#: what `deepgrad tune fashion-mlp` searches (see deepgrad.tune.space): the learning rate on a log
+#: scale, Adam's momentum beta1 sampled as 1 - beta1 on a log scale, the width and depth of the
+#: network and the mini-batch size in powers of two
+SEARCH_SPACE = {
+    "lr": {"low": 1e-4, "high": 3e-2, "log": True},
+    "one_minus_beta1": {"low": 0.01, "high": 0.3, "log": True},
+    "units": {"low": 64, "high": 1024, "log": True, "int": True},
+    "layers": {"low": 1, "high": 3, "int": True},
+    "log2_batch_size": {"low": 5, "high": 9, "int": True},
+}
+
+
+def search_config(params: dict) -> dict:
+    """A point of :data:`SEARCH_SPACE` as configuration overrides (keys of :data:`DEFAULTS`)."""
+    return {"lr": params["lr"], "beta1": 1.0 - params["one_minus_beta1"],
+            "hidden": [int(params["units"])] * int(params["layers"]),
+            "batch_size": 2 ** int(params["log2_batch_size"])}
 
 
 def build_model(hidden=(512, 256), dropout=0.2, in_features=784, classes=10):
@@ -47,14 +66,15 @@ def run(args) -> dict:
     from ..data import split_indices
     from ..data.datasets import load_fashion_mnist
     from ..train import CSVLogger, NaNGuard, Trainer
-    from ._common import finish, fit_options, out_dir, setting
+    from ._common import config_overrides, finish, fit_options, out_dir, setting
 
     t0 = time.perf_counter()
     recipe = "fashion-mlp"
     quick = bool(getattr(args, "quick", False))
     seed = setting(args, "seed", 0)
     epochs = setting(args, "epochs", DEFAULTS["quick_epochs"] if quick else DEFAULTS["epochs"])
-    cfg = {k: v for k, v in DEFAULTS.items() if not k.startswith("quick")}
+    cfg: dict[str, Any] = {k: v for k, v in DEFAULTS.items() if not k.startswith("quick")}
+    cfg.update(config_overrides(args))  # --config FILE (checked by the CLI); flags win below
     cfg.update(epochs=epochs, quick=quick, lr=setting(args, "lr", DEFAULTS["lr"]),
                batch_size=setting(args, "batch_size", DEFAULTS["batch_size"]))
     out = out_dir(args, recipe)
@@ -70,8 +90,9 @@ def run(args) -> dict:
 
     dg.manual_seed(seed)
     model = build_model(cfg["hidden"], cfg["dropout"])
-    opt = optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"]) if cfg["weight_decay"] \
-        else optim.Adam(model.parameters(), lr=cfg["lr"])
+    betas = (cfg["beta1"], 0.999)
+    opt = optim.AdamW(model.parameters(), lr=cfg["lr"], betas=betas, weight_decay=cfg["weight_decay"]) \
+        if cfg["weight_decay"] else optim.Adam(model.parameters(), lr=cfg["lr"], betas=betas)
     steps_per_epoch = int(np.ceil(len(train_idx) / cfg["batch_size"]))
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch, eta_min=cfg["lr"] * 0.01)
     trainer = Trainer(model, opt, "cross_entropy", metrics=("accuracy",), scheduler=sched, scheduler_interval="step",

@@ -8,10 +8,19 @@ train/dev/test split of the 400 generated points.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 #: the `deepgrad run` flags this recipe takes (any other is refused)
-FLAGS = ("epochs", "seed", "lr", "checkpoint_dir")
+FLAGS = ("epochs", "seed", "lr", "checkpoint_dir", "config")
 DEFAULTS = {"epochs": 2000, "hidden": 4, "lr": 1.2, "n": 400, "quick_epochs": 300}
+#: what `deepgrad tune planar` searches (see deepgrad.tune.space): the learning rate on a log
+#: scale and the number of hidden units (full-batch gradient descent: no momentum, no batch size)
+SEARCH_SPACE = {"lr": {"low": 0.01, "high": 10.0, "log": True}, "hidden": {"low": 1, "high": 20, "int": True}}
+
+
+def search_config(params: dict) -> dict:
+    """A point of :data:`SEARCH_SPACE` as configuration overrides (keys of :data:`DEFAULTS`)."""
+    return {"lr": float(params["lr"]), "hidden": int(params["hidden"])}
 
 
 def run(args) -> dict:
@@ -21,15 +30,16 @@ def run(args) -> dict:
     from ..data.datasets import make_flower
     from ..ops import binary_cross_entropy_with_logits
     from ..train import NaNGuard, Trainer
-    from ._common import finish, fit_options, out_dir, setting
+    from ._common import config_overrides, finish, fit_options, out_dir, setting
 
     t0 = time.perf_counter()
     recipe = "planar"
     quick = bool(getattr(args, "quick", False))
     seed = setting(args, "seed", 0)
     epochs = setting(args, "epochs", DEFAULTS["quick_epochs"] if quick else DEFAULTS["epochs"])
-    cfg = {"epochs": epochs, "hidden": setting(args, "hidden", DEFAULTS["hidden"]),
-           "lr": setting(args, "lr", DEFAULTS["lr"]), "n": DEFAULTS["n"], "quick": quick}
+    cfg: dict[str, Any] = {k: v for k, v in DEFAULTS.items() if not k.startswith("quick")}
+    cfg.update(config_overrides(args))  # --config FILE (checked by the CLI); flags win below
+    cfg.update(epochs=epochs, lr=setting(args, "lr", DEFAULTS["lr"]), quick=quick)
     out = out_dir(args, recipe)
 
     X, y = make_flower(cfg["n"], seed=1)
