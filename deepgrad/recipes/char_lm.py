@@ -78,8 +78,8 @@ def run(args) -> dict:
 
     entries, sep = load_entries(corpus, seed, quick)
     n = len(entries)
-    n_dev = max(1, int(0.1 * n))
-    n_tr = n - 2 * n_dev
+    n_tr, n_dev = int(0.8 * n), max(1, int(0.1 * n))
+    n_tr = min(n_tr, n - n_dev - 1)  # at least one entry in each split
     splits = {"train": entries[:n_tr], "dev": entries[n_tr:n_tr + n_dev], "test": entries[n_tr + n_dev:]}
     streams = {k: sep + sep.join(v) + sep for k, v in splits.items()}
     # rare characters (in code: stray Unicode) share the unknown token
