@@ -315,7 +315,7 @@ class Recurrent(Function):
         ctx.mode, ctx.plan, ctx.dims = mode, plan, (T, N, I, H, G)
         ctx.order, ctx.offs = order, (off_prev, off_cur)
         ctx.xs, ctx.w_ih, ctx.w_hh = xs, w_ih, w_hh
-        ctx.A, ctx.S, ctx.C, ctx.TC, ctx.HH = A, S, C, TC, HH
+        ctx.A, ctx.S, ctx.HH = A, S, HH  # the LSTM's backward needs D and P1, not c or tanh(c)
         ctx.has_h0, ctx.has_c0 = h0 is not None, c0 is not None
         ctx.D, ctx.P1 = D, P1
         return out
@@ -325,11 +325,11 @@ class Recurrent(Function):
         mode, plan = ctx.mode, ctx.plan
         T, N, I, H, G = ctx.dims
         off_prev, off_cur = ctx.offs
-        A, S, C, TC, HH = ctx.A, ctx.S, ctx.C, ctx.TC, ctx.HH
+        A, S, HH = ctx.A, ctx.S, ctx.HH
         w_hh = ctx.w_hh
         dt = A.dtype
         lstm = mode == "lstm"
-        H2, H3 = 2 * H, 3 * H
+        H2 = 2 * H
         bs = plan.batch_sizes
         needs = ctx.needs_input_grad
 

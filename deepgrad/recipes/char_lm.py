@@ -7,8 +7,9 @@ library's source code). The entries are shuffled and split 80/10/10 into train, 
 test by entry, so no name is in two splits. Each split is one character stream, entries
 ending in a newline (the course's end-of-name character); the model reads it with
 truncated backpropagation through time, the LSTM state carried from batch to batch.
-Default names run: 25 epochs, about 18 minutes on a busy 2-core machine (one BLAS
-thread); test 3.29 bits/char against the bigram's 3.72 (docs/c5-w1.md).
+Default names run: 25 epochs, 96 s on the quiet 2-core machine (one BLAS thread; about
+18 minutes under a load average of 25); test 3.29 bits/char against the bigram's 3.72
+(docs/c5-w1.md).
 
 Reported, in bits per character on the dev and test splits: the LSTM (weights of the
 epoch with the best dev figure) beside an add-alpha smoothed bigram model (alpha chosen
@@ -80,8 +81,8 @@ def run(args) -> dict:
 
     entries, sep = load_entries(corpus, seed, quick)
     n = len(entries)
-    n_dev = max(1, int(0.1 * n))
-    n_tr = n - 2 * n_dev
+    n_tr, n_dev = int(0.8 * n), max(1, int(0.1 * n))
+    n_tr = min(n_tr, n - n_dev - 1)  # at least one entry in each split
     splits = {"train": entries[:n_tr], "dev": entries[n_tr:n_tr + n_dev], "test": entries[n_tr + n_dev:]}
     streams = {k: sep + sep.join(v) + sep for k, v in splits.items()}
     # rare characters (in code: stray Unicode) share the unknown token

@@ -105,6 +105,7 @@ def test_nonfinite_loss_is_reported():
         train_epoch(m, LMBatches(v.encode("abababababab"), 2, 3), optim.SGD(m.parameters(), lr=0.1))
 
 
+@pytest.mark.slow
 def test_char_lm_recipe_quick(tmp_path):
     from deepgrad import cli
     from deepgrad.text.words import WORDLIST_PATH
