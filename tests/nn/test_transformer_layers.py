@@ -3,7 +3,7 @@ gradients after loading PyTorch's state dict, state dicts both ways, masks of ev
 the layer-norm op against finite differences (hypothesis over shapes)."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import deepgrad as dg
@@ -31,6 +31,9 @@ def _close(a, b, what="", rtol=1e-9):
 @given(lead=st.lists(st.integers(1, 3), min_size=0, max_size=2), tail=st.lists(st.integers(1, 4), min_size=1, max_size=2),
        affine=st.booleans(), seed=st.integers(0, 2**16))
 def test_layer_norm_gradcheck(lead, tail, affine, seed):
+    # over one or two elements the normalised values are 0 or +-1 whatever x is: the true
+    # gradient is then of the order of eps, below what finite differences resolve
+    assume(int(np.prod(tail)) >= 3)
     rng = np.random.default_rng(seed)
     shape = tuple(lead) + tuple(tail)
     x = dg.tensor(rng.standard_normal(shape) * 3 + 1, requires_grad=True)
