@@ -50,11 +50,11 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
     idx = np.asarray(getattr(tensor, "data", tensor))
     n = int(idx.max()) + 1 if num_classes < 0 else num_classes
     return Tensor._wrap(np.eye(n, dtype=np.int64)[idx])
-from ..ops.normalization import batch_norm, batch_norm_relu  # noqa: E402,F401
+from ..ops.attention import scaled_dot_product_attention  # noqa: E402,F401
 from ..ops.conv import conv1d, conv2d, conv_transpose2d  # noqa: E402,F401
 from ..ops.conv_relu_pool import conv2d_relu_max_pool2d  # noqa: E402,F401
-from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d  # noqa: E402,F401
 from ..ops.embedding import embedding  # noqa: E402,F401
-from ..ops.recurrent import gru_cell, lstm_cell, rnn_cell  # noqa: E402,F401
-from ..ops.attention import scaled_dot_product_attention  # noqa: E402,F401
 from ..ops.layernorm import layer_norm  # noqa: E402,F401
+from ..ops.normalization import batch_norm, batch_norm_relu  # noqa: E402,F401
+from ..ops.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d  # noqa: E402,F401
+from ..ops.recurrent import gru_cell, lstm_cell, rnn_cell  # noqa: E402,F401

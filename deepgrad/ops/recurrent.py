@@ -94,7 +94,7 @@ class _Plan:
         self.batch_sizes = (Ls[None, :] > s).sum(axis=1)
         # tidx[s, j]: the time step of (sorted) sequence j processed at step s
         if self.reverse:
-            self.tidx = np.where(s < Ls[None, :], Ls[None, :] - 1 - s, s)
+            self.tidx: np.ndarray | None = np.where(s < Ls[None, :], Ls[None, :] - 1 - s, s)
         else:
             self.tidx = None
 

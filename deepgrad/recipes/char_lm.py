@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 #: the `deepgrad run` flags this recipe takes (any other is refused)
 FLAGS = ("epochs", "seed", "lr", "batch_size", "lm_corpus")
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "names": {"epochs": 25, "embed": 32, "hidden": 256, "layers": 1, "dropout": 0.25, "lr": 3e-3},
     "words": {"epochs": 8, "embed": 32, "hidden": 256, "layers": 1, "dropout": 0.1, "lr": 3e-3},
     "python": {"epochs": 3, "embed": 48, "hidden": 256, "layers": 1, "dropout": 0.1, "lr": 3e-3},
@@ -56,6 +57,7 @@ def run(args) -> dict:
     import numpy as np
 
     import deepgrad as dg
+
     from .. import optim
     from ..text import BigramModel, LMBatches, RNNLanguageModel, Vocab, evaluate_bits, sample, train_epoch
     from ..train.history import History

@@ -28,7 +28,7 @@ def python_sources(max_files: int | None = None, seed: int = 0, root: str | None
     files = python_source_files(root)
     rng = np.random.default_rng(seed)
     rng.shuffle(files)
-    texts = []
+    texts: list[str] = []
     for p in files:
         if max_files is not None and len(texts) >= max_files:
             break

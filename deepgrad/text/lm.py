@@ -212,7 +212,7 @@ class BigramModel:
         self.V, self.alpha = int(vocab_size), float(alpha)
         self.counts = np.zeros((self.V, self.V), dtype=np.float64)
 
-    def fit(self, ids) -> "BigramModel":
+    def fit(self, ids) -> BigramModel:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         np.add.at(self.counts, (ids[:-1], ids[1:]), 1.0)
         return self

@@ -58,7 +58,7 @@ class Vocab:
     # ----- building ------------------------------------------------------------------
     @classmethod
     def build(cls, texts, level: str = "char", min_count: int = 1, max_size: int | None = None,
-              unk_token: str | None = "<unk>", specials=(), lower: bool = False) -> "Vocab":
+              unk_token: str | None = "<unk>", specials=(), lower: bool = False) -> Vocab:
         """From an iterable of strings (or one string): tokens seen at least ``min_count``
         times, at most ``max_size`` of them (the most frequent), after ``specials``."""
         if isinstance(texts, str):
@@ -116,7 +116,7 @@ class Vocab:
                 "unk_token": self.unk_token, "tokens": self.itos, "counts": self.counts.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Vocab":
+    def from_dict(cls, d: dict) -> Vocab:
         if not isinstance(d, dict) or d.get("format") != "deepgrad.vocab":
             raise ValueError("Vocab: not a deepgrad vocabulary (missing format 'deepgrad.vocab')")
         tokens, unk = d["tokens"], d.get("unk_token")
@@ -138,7 +138,7 @@ class Vocab:
         atomic_write_bytes(path, (json.dumps(self.to_dict(), ensure_ascii=False) + "\n").encode("utf-8"))
 
     @classmethod
-    def load(cls, path) -> "Vocab":
+    def load(cls, path) -> Vocab:
         path = os.fspath(path)
         with open(path, encoding="utf-8") as f:
             return cls.from_dict(json.load(f))

@@ -68,7 +68,7 @@ def composed_layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths=None, revers
         outs[s] = (tt, dg.where(active, h_new, dg.zeros(N, H, dtype=x.dtype)))
     # put each output back at its own time step
     rows = [[None] * N for _ in range(T)]
-    for s, (tt, o) in enumerate(outs):
+    for tt, o in outs:
         for n in range(N):
             rows[tt[n]][n] = o[n]
     out = dg.stack([dg.stack(r) for r in rows])

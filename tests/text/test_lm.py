@@ -7,8 +7,17 @@ import pytest
 
 import deepgrad as dg
 from deepgrad import optim
-from deepgrad.text import BigramModel, LMBatches, RNNLanguageModel, Vocab, batchify, detach_state, evaluate_bits, \
-    sample, train_epoch
+from deepgrad.text import (
+    BigramModel,
+    LMBatches,
+    RNNLanguageModel,
+    Vocab,
+    batchify,
+    detach_state,
+    evaluate_bits,
+    sample,
+    train_epoch,
+)
 
 
 def test_batchify_and_bptt_windows_continue_each_other():
@@ -107,9 +116,10 @@ def test_nonfinite_loss_is_reported():
 
 @pytest.mark.slow
 def test_char_lm_recipe_quick(tmp_path):
+    import os
+
     from deepgrad import cli
     from deepgrad.text.words import WORDLIST_PATH
-    import os
 
     if not os.path.exists(WORDLIST_PATH):
         pytest.skip("wamerican not installed")
