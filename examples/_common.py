@@ -132,6 +132,8 @@ def show(v, pct=False, course=False) -> str:
         if course:
             return f"{round(100 * v, 2):g}%"
         return f"{100 * v:.1f}%"
+    if course and isinstance(v, float):
+        return f"{v:g}"  # the course's figure with its own digits
     return _fmt(v)
 
 

@@ -80,7 +80,8 @@ def section(res: dict, heading: bool = True) -> str:
     threads = res["threads"]
     thr = f"{threads} BLAS thread{'s' if str(threads) != '1' else ''}" if threads != "default" else "default BLAS threads"
     lines = ([f"### {title(name)}", ""] if heading else []) + [
-             f"`{cmd}`: seed {res['seed']}, {thr}, {res['seconds']:.0f} s on the 2-core machine "
+             f"`{cmd}`: seed {res['seed']}, {thr}, {res['seconds']:.{0 if res['seconds'] >= 10 else 1}f} s on the "
+             "2-core machine "
              f"(`examples/results/{name}.json`)", "",
              "| what | course | deepgrad | note |", "|---|---|---|---|"]
     for r in res["figures"]:
