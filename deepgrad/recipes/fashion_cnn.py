@@ -14,8 +14,8 @@ residual blocks with batch norm at 14x14 (width 32) and 7x7 (width 64), global a
 pooling, fc) trained with data augmentation (random shifts by padding + cropping,
 horizontal flips), AdamW (weight decay 0.01) with a cosine schedule. The default is 10
 epochs, sized to finish within about 30 minutes on a 2-core machine; ``--epochs 20`` is
-the longer configuration (about twice the time, and about 0.8 points better: the README
-gives both, with how they were measured). With flip test-time augmentation (the softmax
+the longer configuration (twice the time; the README's "Results of the recipes" gives
+the figures and times of both, and how they were measured). With flip test-time augmentation (the softmax
 of each image and of its mirror image, averaged) the run also reports
 ``test_accuracy_flip_tta``. The architecture was chosen on dev among: blocks [1, 1] for
 10 epochs, [2, 2] for 10 epochs, width 40 for 16 epochs and width 32, [2, 2] for 20
