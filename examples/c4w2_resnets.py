@@ -375,7 +375,7 @@ results["seeds"] = seeds
 results["lesson_holds_in"] = holds
 
 # %% [markdown]
-# ## Training curves (first seed)
+# ## Training curves (every seed; the first one bold)
 
 # %%
 plt = _common.pyplot()
@@ -391,7 +391,8 @@ if plt is not None:
             ax2.plot(np.arange(1, epochs + 1), 100 * np.asarray(r["epoch_train_error"]), color=f"C{k}", marker="o",
                      ms=3, alpha=1.0 if j == 0 else 0.35, label=label if j == 0 else None)
     ax1.set(xlabel="step (batches of 64)", ylabel="training loss (moving average)",
-            title=f"training loss, seeds {', '.join(map(str, seeds))}")
+            title=f"training loss, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} (faint: later seeds)")
+    ax2.set_xticks(range(1, epochs + 1))
     ax2.set(xlabel="epoch", ylabel="training error (%)", title="training error per epoch (the lesson)")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)

@@ -13,7 +13,8 @@ figures are what the code printed and cannot drift:
 
 The docs pages (``docs/*.md``) get the same tables: each ``<!-- figures: NAME -->`` ...
 ``<!-- /figures -->`` block is filled with example NAME's table. ``collect`` refuses
-``--quick`` runs. The tests (tests/test_examples.py) run ``check``'s
+``--quick`` runs; ``collect --variant`` stores a run on another BLAS thread count as
+``examples/results/<name>.t<threads>.json``, shown in the README after the one-thread run. The tests (tests/test_examples.py) run ``check``'s
 comparison and validate every quick run's ``figures.json`` with :func:`validate`.
 """
 from __future__ import annotations
@@ -79,7 +80,8 @@ def section(res: dict, heading: bool = True) -> str:
     cmd = f"python examples/{name}.py" + (f" {flags}" if flags else "")
     threads = res["threads"]
     thr = f"{threads} BLAS thread{'s' if str(threads) != '1' else ''}" if threads != "default" else "default BLAS threads"
-    lines = ([f"### {title(name)}", ""] if heading else []) + [
+    again = f" (again, on {thr})" if res.get("_variant") else ""
+    lines = ([f"### {title(name)}{again}", ""] if heading else []) + [
              f"`{cmd}`: seed {res['seed']}, {thr}, {res['seconds']:.{0 if res['seconds'] >= 10 else 1}f} s on the "
              "2-core machine "
              f"(`examples/results/{name}.json`)", "",
@@ -98,8 +100,12 @@ def load(results_dir: Path = RESULTS) -> list[dict]:
         validate(res)
         if res["quick"]:
             raise ValueError(f"{p}: a --quick run; the README shows full runs")
-        if res["example"] != p.stem:
+        stem, _, threads = p.stem.partition(".t")  # <name>.json, or <name>.t2.json: the same run on 2 threads
+        if res["example"] != stem:
             raise ValueError(f"{p}: holds the figures of {res['example']!r}")
+        if threads and res["threads"] != threads:
+            raise ValueError(f"{p}: a run on {res['threads']} BLAS thread(s), not {threads}")
+        res["_variant"] = bool(threads)
         out.append(res)
     return out
 
@@ -133,7 +139,7 @@ def docs_pages(text: str, by_name: dict) -> str:
 def generated_files() -> dict[Path, str]:
     """Every generated file with its expected text: examples/README.md and the docs pages."""
     results = load()
-    by_name = {r["example"]: r for r in results}
+    by_name = {r["example"]: r for r in results if not r["_variant"]}
     files = {README: replace_block(README.read_text(), block())}
     for page in sorted(DOCS.glob("*.md")) if DOCS.is_dir() else []:
         text = page.read_text()
@@ -147,6 +153,8 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect", help="copy full runs' figures.json files to examples/results/<name>.json")
     c.add_argument("files", nargs="+", type=Path)
+    c.add_argument("--variant", action="store_true",
+                   help="store as <name>.t<threads>.json: the same example on another BLAS thread count")
     sub.add_parser("write", help="regenerate the tables in examples/README.md")
     sub.add_parser("check", help="exit 1 if examples/README.md's tables differ from the result files")
     args = p.parse_args(argv)
@@ -158,8 +166,9 @@ def main(argv=None) -> int:
             if res["quick"]:
                 print(f"{f}: a --quick run, not collected", file=sys.stderr)
                 return 1
-            (RESULTS / f"{res['example']}.json").write_text(json.dumps(res, indent=1) + "\n")
-            print(f"{f} -> examples/results/{res['example']}.json")
+            name = f"{res['example']}.t{res['threads']}" if args.variant else res["example"]
+            (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=1) + "\n")
+            print(f"{f} -> examples/results/{name}.json")
         return 0
     files = generated_files()
     if args.cmd == "write":
