@@ -69,12 +69,12 @@ def _tables():
     return mod
 
 
-# the examples whose full runs' figures are committed in examples/results/ (others add theirs as they land)
-WITH_RESULTS = [n for n in ["c1w2_logistic_regression", "c1w3_planar", "c1w4_deep_network", "c2w1_gradient_checking",
+# the examples whose full runs' figures are committed in examples/results/ (others add theirs as they land).
+# c4w2_augmentation and c4w2_transfer_learning are not yet: their full runs (5 seeds x 120 epochs; two
+# Fashion-MNIST pretrainings) could not finish on the overloaded machine of the session that made the tables.
+WITH_RESULTS = ["c1w2_logistic_regression", "c1w3_planar", "c1w4_deep_network", "c2w1_gradient_checking",
                 "c2w1_initialization", "c2w1_regularization", "c2w2_optimization", "c2w3_batchnorm_softmax",
-                "c4w1_convolution_application", "c4w1_convolution_step_by_step", "c4w2_augmentation",
-                "c4w2_mobilenet", "c4w2_resnets", "c4w2_transfer_learning"]
-                if (EXAMPLES / "results" / f"{n}.json").exists()]  # TEMPORARY while the full runs finish
+                "c4w1_convolution_application", "c4w1_convolution_step_by_step", "c4w2_mobilenet", "c4w2_resnets"]
 
 
 def test_readme_tables_are_generated_from_the_result_files():
