@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,10 @@ def parse_args(name: str, description: str = "", argv=None, seed: int = 1, **ext
     if argv is None and "ipykernel" in sys.modules:
         argv = []
     args = p.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    # the flags of the run, as recorded with its figures (not --out: where it wrote is not what it did)
+    args.argv = [a for i, a in enumerate(given) if a != "--out" and (i == 0 or given[i - 1] != "--out")
+                 and not a.startswith("--out=")]
     args.out = Path(args.out) if args.out else Path("runs") / "examples" / name
     args.out.mkdir(parents=True, exist_ok=True)
     args.name = name
@@ -54,6 +59,8 @@ def _fmt(v):
         if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
             return f"{v:.2e}"
         return f"{v:.4g}"
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10000:
+        return f"{v:,}"
     return str(v)
 
 
@@ -70,20 +77,21 @@ class Results:
         self.data = {}
         self.t0 = time.perf_counter()
 
-    def add(self, what, course=None, ours=None, pct=False, note=""):
-        self.rows.append({"what": what, "course": course, "ours": ours, "pct": pct, "note": note})
+    def add(self, what, course=None, ours=None, pct=False, note="", expected=None):
+        """One figure. ``course``: the course's own figure, only one printed in the published
+        notebooks' expected outputs as collected in the project's course notes (else ``None``);
+        ``expected``: a value ours must equal that is not such a figure (a shape, a count, a
+        notebook's test value), checked by the tests and shown in the note."""
+        self.rows.append({"what": what, "course": course, "ours": ours, "pct": pct, "note": note,
+                          "expected": expected})
 
     def __setitem__(self, key, value):
         self.data[key] = value
 
     def table(self) -> str:
-        def show(v, pct):
-            if pct and isinstance(v, (int, float)):
-                return f"{100 * v:.1f}%"
-            return _fmt(v)
-
         lines = [("", "course", "deepgrad", "")] + [
-            (r["what"], show(r["course"], r["pct"]), show(r["ours"], r["pct"]), r["note"]) for r in self.rows
+            (r["what"], show(r["course"], r["pct"], course=True), show(r["ours"], r["pct"]), note_of(r))
+            for r in self.rows
         ]
         w = [max(len(str(line[i])) for line in lines) for i in range(4)]
         out = []
@@ -94,22 +102,48 @@ class Results:
         return "\n".join(out)
 
     def finish(self) -> dict:
+        """Print the table; write ``DIR/results.json`` (everything) and ``DIR/figures.json``
+        (the table alone: what ``scripts/example_tables.py`` turns into examples/README.md)."""
         seconds = time.perf_counter() - self.t0
-        payload = {
+        figures = {
             "example": self.args.name,
             "quick": bool(self.args.quick),
             "seed": self.args.seed,
-            "seconds": round(seconds, 2),
-            "figures": [{k: r[k] for k in ("what", "course", "ours", "note")} for r in self.rows],
-            **self.data,
+            "seconds": round(seconds, 1),
+            "threads": os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "default",
+            "argv": list(self.args.argv),
+            "figures": [{k: r[k] for k in ("what", "course", "ours", "pct", "note", "expected")} for r in self.rows],
         }
+        payload = {**figures, **self.data}
         path = self.args.out / "results.json"
         path.write_text(json.dumps(payload, indent=2, default=_jsonable))
+        (self.args.out / "figures.json").write_text(json.dumps(figures, indent=1, default=_jsonable) + "\n")
         print()
         print(f"== {self.args.name}{' (--quick)' if self.args.quick else ''}: course vs deepgrad ==")
         print(self.table())
         print(f"({seconds:.1f} s; results in {path})")
         return payload
+
+
+def show(v, pct=False, course=False) -> str:
+    """A figure as the tables print it: fractions as percentages when ``pct`` (the course's
+    figures with their own digits, ours to 0.1), ``-`` for none."""
+    if pct and isinstance(v, (int, float)) and not isinstance(v, bool):
+        if course:
+            return f"{round(100 * v, 2):g}%"
+        return f"{100 * v:.1f}%"
+    if course and isinstance(v, float):
+        return f"{v:g}"  # the course's figure with its own digits
+    return _fmt(v)
+
+
+def note_of(row) -> str:
+    """The row's note, with its ``expected`` value (if any) appended."""
+    note = row.get("note") or ""
+    if row.get("expected") is not None:
+        exp = f"expected {show(row['expected'], row.get('pct'), course=True)}"
+        note = f"{note}; {exp}" if note else exp
+    return note
 
 
 def _jsonable(x):

@@ -22,7 +22,7 @@
 # against 203,530 for an MLP 784-256-10 that does worse: the convolution shares each
 # small filter across the whole image.
 #
-# Target: at least 85% test accuracy after 2 epochs.
+# It reaches about 87% test accuracy after 2 epochs (the figures table in `examples/README.md`).
 
 # %%
 import sys
@@ -61,7 +61,7 @@ print(f"train {X.shape}, test {X_test.shape}")
 # %%
 model = LeNet5()
 info = summary(model, (1, 28, 28))
-results.add("LeNet-5 parameters", 61706, info["total_params"])
+results.add("LeNet-5 parameters", None, info["total_params"], expected=61706)
 
 # %% [markdown]
 # ## Training: Adam, mini-batches of 64
@@ -96,9 +96,34 @@ for epoch in range(1, epochs + 1):
     history.append({"epoch": epoch, "train_loss": total / n, "test_accuracy": acc, "seconds": time.perf_counter() - t0})
     print(f"epoch {epoch}: train loss {total / n:.4f}  test accuracy {acc:.4f}  ({time.perf_counter() - t0:.1f} s)")
 
-results.add(f"test accuracy after {epochs} epoch(s)", ">= 0.85 (target)", history[-1]["test_accuracy"], pct=True)
+results.add(f"test accuracy after {epochs} epoch(s)", 0.783, history[-1]["test_accuracy"], pct=True,
+            note="course: its small ConvNet on SIGNS, validation accuracy (train 86.4%)")
 results.add("training time (s)", None, round(history[-1]["seconds"], 1))
 results["history"] = history
+
+# %% [markdown]
+# ## The learning curves: `history.csv` and `learning_curves.png`
+
+# %%
+with open(args.out / "history.csv", "w") as f:
+    f.write("epoch,train_loss,test_accuracy,seconds\n")
+    for h in history:
+        f.write(f"{h['epoch']},{h['train_loss']:.6f},{h['test_accuracy']:.6f},{h['seconds']:.2f}\n")
+plt = _common.pyplot()
+if plt is not None:
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ep = [h["epoch"] for h in history]
+    ax1.plot(ep, [h["train_loss"] for h in history], marker="o")
+    ax1.set(xlabel="epoch", ylabel="train loss (mean over the epoch)", title="LeNet-5, training loss")
+    ax2.plot(ep, [100 * h["test_accuracy"] for h in history], marker="o", color="C1")
+    ax2.set(xlabel="epoch", ylabel="test accuracy (%)", title="LeNet-5, test accuracy")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.set_xticks(ep)
+    fig.tight_layout()
+    fig.savefig(args.out / "learning_curves.png", dpi=90)
+    plt.close(fig)
+    print(f"picture: {args.out / 'learning_curves.png'}")
 
 # %%
 results.finish()

@@ -91,8 +91,8 @@ for name, x in (("Fashion-MNIST, raw", F_img), ("Fashion-MNIST, digits pipeline"
           f"mean |horizontal difference| {edge:.3f}")
 results.add("mean pixel value: Fashion raw / piped / digits", None,
             f"{F_img.mean():.3f} / {F_piped.mean():.3f} / {X_digits.mean():.3f}")
-results.add("grey levels at 8x8 after the pipeline", 17, int(len(np.unique(T.to_8x8(F_img)))),
-            note="course column: the digits' 17 levels (0..16)")
+results.add("grey levels at 8x8 after the pipeline", None, int(len(np.unique(T.to_8x8(F_img)))),
+            note="the digits' 17 levels (0..16)", expected=17)
 plt = _common.pyplot()
 if plt is not None:
     fig, axes = plt.subplots(3, 8, figsize=(10, 4.6))

@@ -39,5 +39,8 @@ def get(name: str):
 
 
 def describe(name: str) -> str:
+    per_recipe = getattr(get(name), "DESCRIPTIONS", {})  # a module that runs several recipes describes each
+    if name in per_recipe:
+        return per_recipe[name]
     doc = (get(name).__doc__ or "").strip()
     return doc.splitlines()[0] if doc else ""

@@ -44,6 +44,7 @@ not gain at all). See ``examples/README.md`` (C4W2 transfer learning).
 """
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -152,7 +153,9 @@ def split_few_labels(y, n_per_class: int, pool_per_class: int, seed: int):
 def pretrain(epochs: int = 5, lr: float = 2e-3, batch_size: int = 64, seed: int = 0, limit: int | None = None,
              progress: bool = True, test_limit: int | None = None, source: str = "digits-pipeline"):
     """LeNet-5 trained on Fashion-MNIST (normalized, horizontal flips, cosine LR); returns
-    ``(model, {"fashion_test_accuracy", "seconds", "source"})``.
+    ``(model, {"fashion_test_accuracy", "seconds", "source", "history"})`` (``history``: the
+    training history's rows, one per epoch). With ``progress`` it says what it is doing
+    (the pipeline over 70,000 images takes a while) and prints a line (or a bar) per epoch.
 
     ``source="digits-pipeline"`` (the default) first passes the training and test images
     through :func:`digits_pipeline` (the test accuracy is then on those images too);
@@ -175,7 +178,16 @@ def pretrain(epochs: int = 5, lr: float = 2e-3, batch_size: int = 64, seed: int 
     if test_limit:
         X_test, y_test = X_test[:test_limit], y_test[:test_limit]
     if source == "digits-pipeline":
+        if progress:
+            print(f"transfer-digits: passing {len(X) + len(X_test):,} Fashion-MNIST images through the digits' "
+                  "8x8 pipeline ...", flush=True)
         X, X_test = digits_pipeline(X), digits_pipeline(X_test)
+        if progress:
+            print(f"transfer-digits: ... done ({time.perf_counter() - t0:.0f} s); pretraining LeNet-5 for "
+                  f"{epochs} epoch(s) on {len(X):,} images", flush=True)
+    elif progress:
+        print(f"transfer-digits: pretraining LeNet-5 for {epochs} epoch(s) on {len(X):,} raw Fashion-MNIST images",
+              flush=True)
     X, X_test = normalize(X), normalize(X_test)
     dg.manual_seed(seed)
     model = LeNet5()
@@ -185,11 +197,12 @@ def pretrain(epochs: int = 5, lr: float = 2e-3, batch_size: int = 64, seed: int 
     sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(loader), eta_min=lr * 0.01)
     trainer = Trainer(model, opt, "cross_entropy", scheduler=sched, scheduler_interval="step", seed=seed,
                       eval_batch_size=1000, progress=progress)
-    trainer.fit(loader, epochs=epochs, callbacks=[DivergenceGuard()])
+    history = trainer.fit(loader, epochs=epochs, callbacks=[DivergenceGuard()])
     if trainer.stop_reason and trainer.history.status()["status"] in ("nan", "diverged"):
         raise RunDiverged(f"pretraining ({source}) diverged: {trainer.stop_reason}")
     acc = trainer.evaluate((X_test, y_test))["accuracy"]
-    return model, {"fashion_test_accuracy": acc, "seconds": round(time.perf_counter() - t0, 2), "source": source}
+    return model, {"fashion_test_accuracy": acc, "seconds": round(time.perf_counter() - t0, 2), "source": source,
+                   "history": [dict(r) for r in history.rows]}
 
 
 def _train_steps(model, opt, X, y, steps: int, batch_size: int, rng, augment=None):
@@ -325,6 +338,9 @@ def compare(pretrained_state, cfg: dict, log=print, scratch: dict | None = None)
             sc.append(scratch[(n, seed)])
             for name, state in states.items():
                 tr[name].append(accuracy(fine_tune(state, X, y, cfg, seed), Xt, yt))
+            if log:  # progress: each (labels, seed) cell trains 1 + len(states) networks
+                done = ", ".join(f"{k} {v[-1]:.4f}" for k, v in tr.items())
+                log(f"    {n} labels/class, seed {seed}: scratch {sc[-1]:.4f}, {done}")
         for name in states:
             row = summarize(n, sc, tr[name], len(test_idx))
             rows[name].append(row)
@@ -353,6 +369,54 @@ def beats(rows) -> bool:
     return bool(rows) and all(r["gain"] > 0 and 2 * r["wins"] > r["seeds"] for r in rows)
 
 
+def write_history_and_plots(out: str, pre: dict, source: str, rows: list, ablation: dict) -> dict:
+    """``history.csv`` (the pretraining epochs of ``source``; ``history_<other>.csv`` for an
+    ablation source), its curves (``curves_loss.png``, ``curves_accuracy.png``) and
+    ``transfer.png`` (digits test accuracy against labels per class, scratch vs transfer,
+    mean ± std over seeds); returns the files written, as ``metrics["files"]``."""
+    from ..serialization import atomic_write_bytes
+    from ..train import History
+    from ._common import plot_history
+
+    files = {"model": "pretrained_lenet5.safetensors", "history": "history.csv", "plots": []}
+    for s, info in pre.items():
+        name = "history.csv" if s == source else f"history_{s}.csv"
+        hist = History(info.get("history", []))
+        atomic_write_bytes(os.path.join(out, name), hist.to_csv().encode())
+        if s == source:
+            files["plots"] += [os.path.basename(f) for f in plot_history(hist, os.path.join(out, "curves"),
+                                                                         f"pretraining ({s})")]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return files
+    fig, ax = plt.subplots(figsize=(6, 4))
+    n = [r["labels_per_class"] for r in rows]
+    ax.errorbar(n, [100 * r["scratch"] for r in rows], [100 * r["scratch_std"] for r in rows], marker="o",
+                capsize=3, label="from scratch")
+    ax.errorbar(n, [100 * r["transfer"] for r in rows], [100 * r["transfer_std"] for r in rows], marker="o",
+                capsize=3, label=f"transfer ({source} source)")
+    for s, a in ablation.items():
+        ax.errorbar(n, [100 * r["transfer"] for r in a["rows"]], [100 * r["transfer_std"] for r in a["rows"]],
+                    marker=".", capsize=3, linestyle="--", label=f"transfer ({s} source)")
+    ax.set_xscale("log")
+    ax.set_xticks(n)
+    ax.set_xticklabels([str(k) for k in n])
+    ax.minorticks_off()
+    ax.set(xlabel="labelled digits per class", ylabel="digits test accuracy (%)",
+           title="scratch vs transfer (mean ± std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "transfer.png"), dpi=100)
+    plt.close(fig)
+    files["plots"].append("transfer.png")
+    return files
+
+
 def run(args) -> dict:
     import json
     import os
@@ -376,6 +440,8 @@ def run(args) -> dict:
     cfg["seeds"] = [seed + s for s in cfg["seeds"]]
     out = out_dir(args, "transfer-digits")
 
+    print(f"transfer-digits: pretraining on Fashion-MNIST ({', '.join([cfg['source']] + cfg['ablation_sources'])}), "
+          f"then {len(cfg['labels_per_class'])} x {len(cfg['seeds'])} few-label comparisons -> {out}", flush=True)
     states, pre = {}, {}
     for source in [cfg["source"]] + cfg["ablation_sources"]:
         model, pre[source] = pretrain(cfg["pretrain_epochs"], cfg["pretrain_lr"], cfg["pretrain_batch_size"], seed=seed,
@@ -389,7 +455,9 @@ def run(args) -> dict:
         print(f"transfer-digits: pretrained LeNet-5 on Fashion-MNIST ({source}): test accuracy "
               f"{pre[source]['fashion_test_accuracy']:.4f} ({pre[source]['seconds']:.0f} s)")
     t1 = time.perf_counter()
-    res = compare(states, cfg)
+    print(f"transfer-digits: scratch vs transfer on the digits, labels per class {cfg['labels_per_class']}, "
+          f"seeds {cfg['seeds']}", flush=True)
+    res = compare(states, cfg, log=lambda line: print(line, flush=True))
     rows = res["rows"][cfg["source"]]
     ablation = {s: {"pretrain": pre[s], "rows": res["rows"][s], "transfer_beats_scratch": beats(res["rows"][s])}
                 for s in cfg["ablation_sources"]}
@@ -406,6 +474,7 @@ def run(args) -> dict:
     from ..train.run import config_hash, run_config  # the run's identity, as the other recipes record it
 
     metrics["config_hash"] = config_hash(run_config("transfer-digits", cfg, seed))
+    metrics["files"] = write_history_and_plots(out, pre, cfg["source"], rows, ablation)
     atomic_write_bytes(os.path.join(out, "metrics.json"), (json.dumps(metrics, indent=2) + "\n").encode())
     print(f"source {cfg['source']} (transfer beats scratch: {metrics['transfer_beats_scratch']})")
     print(table(rows))
