@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 # ----- command line ---------------------------------------------------------------------
 def parse_args(name: str, description: str = "", argv=None, seed: int = 1, **extra):
     """``--quick``, ``--out``, ``--seed`` plus ``extra`` options given as ``flag=(type, default, help)``."""

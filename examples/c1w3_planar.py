@@ -31,13 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad import nn, optim
 from deepgrad.data.datasets import make_flower
-import _common
 
 args = _common.parse_args("c1w3_planar", "Planar flower: logistic regression vs one hidden tanh layer.")
 dg.manual_seed(args.seed)

@@ -76,12 +76,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals
 import functools
 import math
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad import nn, optim
-import _common
 
 args = _common.parse_args(
     "c1w4_deep_network",
@@ -113,7 +113,7 @@ results = _common.Results(args)
 
 
 # %%
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(split):
     """Fashion-MNIST ``(N, 784)`` uint8 pixels and ``(N,)`` labels, read once."""
     return _common.load_fashion_mnist(split)

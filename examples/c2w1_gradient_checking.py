@@ -39,13 +39,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad import nn
 from deepgrad.check import gradcheck, gradcheck_model
-import _common
 
 args = _common.parse_args("c2w1_gradient_checking", "Gradient checking: a correct model passes, a planted bug is named.")
 dg.manual_seed(args.seed)

@@ -29,13 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad import nn, optim
 from deepgrad.data.datasets import make_circles
-import _common
 
 args = _common.parse_args("c2w1_initialization", "Zeros vs large random vs He initialization on circles.")
 dg.manual_seed(args.seed)

@@ -43,12 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals
 
 import math
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad import nn, optim
-import _common
 
 args = _common.parse_args("c2w1_regularization", "No regularization vs L2 vs dropout on a small noisy 2-D set.",
                           seeds=(str, "1,2,3", "seeds: each draws its own training set and initial weights (default 1,2,3)"),
@@ -150,7 +150,7 @@ gaps = {name: [a - b for a, b in zip(r["train"], r["test"])] for name, r in per_
 for name, r in per_seed.items():
     results.add(f"{name}: train accuracy", course[name][0], float(np.mean(r["train"])), pct=True, note=note)
     results.add(f"{name}: test accuracy", course[name][1], float(np.mean(r["test"])), pct=True, note=note)
-for name, r in per_seed.items():
+for name in per_seed:
     results.add(f"{name}: train - test (points)", None, spread(gaps[name]), pct=True,
                 note=note)
 none = "no regularization"

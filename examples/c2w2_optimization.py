@@ -35,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -42,7 +43,6 @@ import deepgrad.nn.functional as F
 from deepgrad import nn, optim
 from deepgrad.data import DataLoader, TensorDataset
 from deepgrad.data.datasets import make_moons
-import _common
 
 args = _common.parse_args("c2w2_optimization", "Mini-batch GD vs momentum vs Adam on moons, with and without LR decay.", seed=3)
 results = _common.Results(args)

@@ -41,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -48,7 +49,6 @@ import deepgrad.nn.functional as F
 from deepgrad import nn, optim
 from deepgrad.data.datasets import load_fashion_mnist
 from deepgrad.train import Trainer, confusion_matrix
-import _common
 
 args = _common.parse_args(
     "c2w3_batchnorm_softmax",
@@ -106,13 +106,13 @@ for batch_norm in (False, True):
         print(f" {row['epoch']:5d}  {row['train_loss']:10.4f}  {row['dev_loss']:9.4f}  {row['dev_accuracy']:13.2%}  {row.get('time', 0):7.1f}")
     results[name] = history.to_dict()
 
-for name, (model, trainer, history) in runs.items():
+for name, (_model, _trainer, history) in runs.items():
     last = history.rows[-1]
     results.add(f"{name}: test accuracy after {epochs} epochs", None, last["dev_accuracy"], pct=True)
-for name, (model, trainer, history) in runs.items():
+for name, (_model, _trainer, history) in runs.items():
     best = history.best("dev_accuracy", mode="max")
     results.add(f"{name}: best test accuracy (epoch {best['epoch']})", None, best["dev_accuracy"], pct=True)
-for name, (model, trainer, history) in runs.items():
+for name, (_model, _trainer, history) in runs.items():
     results.add(f"{name}: train loss after epoch 1", None, history.rows[0]["train_loss"])
     results.add(f"{name}: train loss after epoch {epochs}", None, history.rows[-1]["train_loss"])
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -38,7 +39,6 @@ import deepgrad.nn.functional as F
 from deepgrad.data import DataLoader
 from deepgrad.optim import Adam
 from deepgrad.vision import LeNet5, summary
-import _common
 
 args = _common.parse_args("c4w1_convolution_application", "LeNet-5 on Fashion-MNIST with a plain training loop.",
                           epochs=(int, 2, "epochs (default 2)"))

@@ -35,11 +35,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
-import _common
 
 args = _common.parse_args("c4w1_convolution_step_by_step", "Convolution and pooling, forward and backward: loops vs deepgrad.")
 results = _common.Results(args)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -39,7 +40,6 @@ from deepgrad.optim import Adam
 from deepgrad.optim.lr_scheduler import CosineAnnealingLR
 from deepgrad.vision import LeNet5
 from deepgrad.vision.transforms import Compose, Normalize, RandomHorizontalFlip, RandomShift
-import _common
 
 args = _common.parse_args("c4w2_augmentation", "Data augmentation on a small Fashion-MNIST subset.",
                           n_train=(int, 1000, "training images (default 1000)"),

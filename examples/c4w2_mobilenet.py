@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -44,7 +45,6 @@ from deepgrad import nn
 from deepgrad.data import DataLoader
 from deepgrad.optim import Adam
 from deepgrad.vision import InvertedResidual, MobileNetV2Small, freeze, param_groups, replace_head, summary
-import _common
 
 args = _common.parse_args("c4w2_mobilenet", "Depthwise-separable convolutions, MobileNetV2 and transfer learning.",
                           per_class=(int, 20, "labelled images per class of the new task (default 20)"))

@@ -40,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -50,7 +51,6 @@ from deepgrad.data import DataLoader
 from deepgrad.ops import flatten, relu
 from deepgrad.optim import SGD
 from deepgrad.vision import Bottleneck, ResidualBlock, count_parameters
-import _common
 
 args = _common.parse_args("c4w2_resnets", "Residual networks: blocks, ResNet-50, plain vs residual training.",
                           epochs=(int, 6, "epochs of the plain vs residual comparison (default 6)"),
@@ -308,7 +308,7 @@ def train_one(d, residual, seed, Xtr, ytr, Xte, yte):
     opt = SGD(model.parameters(), lr=0.05, momentum=0.9)
     loader = DataLoader((Xtr, ytr), batch_size=64, shuffle=True, seed=seed)
     losses, epoch_err, epoch_loss = [], [], []
-    for epoch in range(epochs):
+    for _epoch in range(epochs):
         wrong, seen, total = 0, 0, 0.0
         for xb, yb in loader:
             opt.zero_grad()

@@ -45,6 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -52,7 +53,6 @@ from deepgrad import optim
 from deepgrad.recipes import transfer_digits as T
 from deepgrad.vision import LeNet5, count_parameters
 from deepgrad.vision.transfer import freeze, param_groups, unfreeze
-import _common
 
 args = _common.parse_args("c4w2_transfer_learning", "Transfer learning: Fashion-MNIST -> few-label digits.", seed=0,
                           pretrain_epochs=(int, 5, "epochs of pretraining on Fashion-MNIST (default 5)"))

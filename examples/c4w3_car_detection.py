@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -37,7 +38,6 @@ from deepgrad import optim
 from deepgrad.data.datasets import SHAPES_CLASSES, make_shapes
 from deepgrad.vision import boxes as B
 from deepgrad.vision.detection import YOLO, detect, yolo_loss, yolo_targets
-import _common
 
 args = _common.parse_args("c4w3_car_detection", "YOLO-style detection on generated shapes.",
                           epochs=(int, 6, "training epochs (default 6)"))

@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -39,7 +40,6 @@ import deepgrad.nn.functional as F
 from deepgrad import nn, optim
 from deepgrad.data.datasets import make_shapes
 from deepgrad.vision.segmentation import UNet, iou_per_class, predict_masks
-import _common
 
 args = _common.parse_args("c4w3_image_segmentation_unet", "U-Net segmentation of generated shapes.",
                           epochs=(int, 6, "training epochs (default 6)"))

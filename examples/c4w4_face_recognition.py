@@ -30,13 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 from deepgrad import optim
 from deepgrad.data.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
 from deepgrad.vision import verification as V
-import _common
 
 args = _common.parse_args("c4w4_face_recognition", "Siamese embeddings and the triplet loss on Fashion-MNIST.",
                           steps=(int, 800, "training steps (default 800)"))

@@ -34,12 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 from deepgrad.recipes.style_transfer import resize, sklearn_photos, waves
 from deepgrad.vision import style as ST
-import _common
 
 args = _common.parse_args("c4w4_style_transfer", "Neural style transfer with a small VGG-style network.",
                           steps=(int, 200, "pixel optimization steps (default 200)"),

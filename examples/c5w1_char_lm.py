@@ -37,13 +37,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals
 
 import math
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 from deepgrad import nn, optim
 from deepgrad.nn import functional as F
-from deepgrad.text import BigramModel, LMBatches, RNNLanguageModel, Vocab, evaluate_bits, read_words, sample, train_epoch
-import _common
+from deepgrad.text import (
+    BigramModel,
+    LMBatches,
+    RNNLanguageModel,
+    Vocab,
+    evaluate_bits,
+    read_words,
+    sample,
+    train_epoch,
+)
 
 args = _common.parse_args("c5w1_char_lm", "Character-level language model on English names (the course's dinosaur names).")
 dg.manual_seed(args.seed)

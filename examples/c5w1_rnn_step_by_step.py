@@ -37,11 +37,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 from deepgrad import nn
-import _common
 
 args = _common.parse_args("c5w1_rnn_step_by_step", "RNN and LSTM forward and backward in NumPy, checked against nn.RNN / nn.LSTM.")
 results = _common.Results(args)

@@ -34,12 +34,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals
 
 import time
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 from deepgrad import optim
-from deepgrad.text import BigramModel, LMBatches, RNNLanguageModel, Vocab, evaluate_bits, python_sources, sample, train_epoch
-import _common
+from deepgrad.text import (
+    BigramModel,
+    LMBatches,
+    RNNLanguageModel,
+    Vocab,
+    evaluate_bits,
+    python_sources,
+    sample,
+    train_epoch,
+)
 
 args = _common.parse_args("c5w1_text_generation", "Character-level LSTM generating Python code (the course's jazz exercise).")
 dg.manual_seed(args.seed)

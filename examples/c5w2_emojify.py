@@ -35,17 +35,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad import optim
-from deepgrad.text.classifiers import (AveragedEmbeddingClassifier, LSTMClassifier, embedding_table, encode,
-                                       gloss_topic_data)
+from deepgrad.text.classifiers import (
+    AveragedEmbeddingClassifier,
+    LSTMClassifier,
+    embedding_table,
+    encode,
+    gloss_topic_data,
+)
 from deepgrad.text.corpus import build_corpus
 from deepgrad.text.ppmi import ppmi_svd
 from deepgrad.text.wordnet import WordNet
-import _common
 
 args = _common.parse_args("c5w2_emojify", "Gloss -> lexical category: averaged embeddings vs an LSTM.")
 results = _common.Results(args)

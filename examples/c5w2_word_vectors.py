@@ -31,14 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 from deepgrad.text.corpus import build_corpus
 from deepgrad.text.ppmi import ppmi_svd
-from deepgrad.text.vectors import (WordVectors, bias_direction, cosine_similarity, equalize, hard_debias,
-                                   neutralize)
+from deepgrad.text.vectors import WordVectors, bias_direction, cosine_similarity, equalize, hard_debias, neutralize
 from deepgrad.text.wordnet import WordNet, gloss_documents
-import _common
 
 args = _common.parse_args("c5w2_word_vectors", "Word vectors: cosine similarity, analogies, debiasing.",
                           vectors=(str, None, "word2vec-format vectors to use instead of PPMI-SVD on WordNet"))

@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -46,7 +47,6 @@ from deepgrad.check import AnomalyError
 from deepgrad.data.datasets import load_fashion_mnist
 from deepgrad.recipes._common import normalize_fashion
 from deepgrad.train import NaNGuard, Trainer
-import _common
 
 args = _common.parse_args("debug_nan_hunt", "Find the op and layer where a NaN first appears.")
 results = _common.Results(args)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -37,7 +38,6 @@ from deepgrad.check import HealthMonitor, inspect, plot_health_history
 from deepgrad.data.datasets import load_fashion_mnist
 from deepgrad.recipes._common import normalize_fashion
 from deepgrad.train import Trainer
-import _common
 
 args = _common.parse_args("debug_not_learning", "A network that does not learn, diagnosed with inspect.")
 results = _common.Results(args)

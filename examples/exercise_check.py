@@ -34,8 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
-from deepgrad import exercises
 import _common
+
+from deepgrad import exercises
 
 args = _common.parse_args("exercise_check", "Check a learner's implementation with deepgrad exercise.")
 results = _common.Results(args)

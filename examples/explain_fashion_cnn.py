@@ -40,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent) if "__file__" in globals() else "examples")
 
+import _common
 import numpy as np
 
 import deepgrad as dg
@@ -50,7 +51,6 @@ from deepgrad.data.datasets.fashion_mnist import CLASSES
 from deepgrad.recipes._common import normalize_fashion
 from deepgrad.recipes.fashion_cnn import make_model
 from deepgrad.train import Trainer
-import _common
 
 args = _common.parse_args("explain_fashion_cnn", "Saliency, Grad-CAM and friends on a Fashion-MNIST LeNet-5.")
 results = _common.Results(args)

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 sys.path.insert(0, str(EXAMPLES))
 from _common import note_of, show  # noqa: E402  (one formatting for the printed and the README tables)
+
 RESULTS = EXAMPLES / "results"
 README = EXAMPLES / "README.md"
 DOCS = ROOT / "docs"

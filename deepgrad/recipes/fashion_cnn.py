@@ -24,10 +24,12 @@ epochs.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
-from ._common import FASHION_MEAN as MEAN, FASHION_STD as STD, normalize_fashion  # noqa: F401
+from ._common import FASHION_MEAN as MEAN  # noqa: F401
+from ._common import normalize_fashion
 
 #: the `deepgrad run` flags this recipe takes (any other is refused)
 FLAGS = ("epochs", "seed", "lr", "batch_size", "checkpoint_dir")
@@ -109,6 +111,7 @@ def _softmax(z):
 
 def run(args) -> dict:
     import deepgrad as dg
+
     from .. import optim
     from ..data import DataLoader, split_indices
     from ..data.datasets import load_fashion_mnist
@@ -122,7 +125,7 @@ def run(args) -> dict:
     base = DEFAULTS[recipe]
     quick = bool(getattr(args, "quick", False))
     seed = setting(args, "seed", 0)
-    cfg = {**base, **{k: v for k, v in COMMON.items() if not k.startswith("quick")}}
+    cfg: dict[str, Any] = {**base, **{k: v for k, v in COMMON.items() if not k.startswith("quick")}}
     cfg.update(epochs=setting(args, "epochs", COMMON["quick_epochs"] if quick else base["epochs"]),
                lr=setting(args, "lr", base["lr"]), batch_size=setting(args, "batch_size", base["batch_size"]),
                quick=quick)
@@ -140,6 +143,7 @@ def run(args) -> dict:
 
     dg.manual_seed(seed)
     model = make_model(cfg["model"])
+    opt: optim.Optimizer
     if cfg["weight_decay"]:
         opt = optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     else:

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ._common import FASHION_MEAN as MEAN, FASHION_STD as STD, normalize_fashion  # noqa: F401
+from ._common import FASHION_MEAN as MEAN  # noqa: F401
+from ._common import normalize_fashion
 
 #: the `deepgrad run` flags this recipe takes (any other is refused)
 FLAGS = ("epochs", "seed", "lr", "batch_size", "checkpoint_dir", "config")
@@ -62,6 +63,7 @@ def build_model(hidden=(512, 256), dropout=0.2, in_features=784, classes=10):
 
 def run(args) -> dict:
     import deepgrad as dg
+
     from .. import optim
     from ..data import split_indices
     from ..data.datasets import load_fashion_mnist

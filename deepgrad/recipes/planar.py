@@ -25,6 +25,7 @@ def search_config(params: dict) -> dict:
 
 def run(args) -> dict:
     import deepgrad as dg
+
     from .. import nn, optim
     from ..data import train_dev_test_split
     from ..data.datasets import make_flower

@@ -46,11 +46,13 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import numpy as np
 
 # the pretrained body expects inputs scaled with Fashion-MNIST's statistics
-from ._common import FASHION_MEAN as MEAN, FASHION_STD as STD, normalize_fashion as normalize  # noqa: F401
+from ._common import FASHION_MEAN as MEAN  # noqa: F401
+from ._common import normalize_fashion as normalize
 
 #: the `deepgrad run` flags this recipe takes (any other is refused)
 FLAGS = ("epochs", "seed", "lr", "batch_size", "source")
@@ -163,6 +165,7 @@ def pretrain(epochs: int = 5, lr: float = 2e-3, batch_size: int = 64, seed: int 
     if source not in SOURCES:
         raise ValueError(f"transfer-digits pretrain: unknown source {source!r}; expected one of {SOURCES}")
     import deepgrad as dg
+
     from .. import optim
     from ..data import DataLoader
     from ..data.datasets import load_fashion_mnist
@@ -238,6 +241,7 @@ def accuracy(model, X, y, batch_size: int = 1000) -> float:
 def from_scratch(X, y, cfg: dict, seed: int):
     """A freshly initialized LeNet-5, all layers trained at ``lr`` for head_steps + finetune_steps."""
     import deepgrad as dg
+
     from .. import optim
     from ..vision import LeNet5, transforms
 
@@ -262,6 +266,7 @@ def fine_tune(pretrained_state: dict, X, y, cfg: dict, seed: int, num_classes: i
        and the body at ``lr * body_lr_scale`` (:func:`deepgrad.vision.transfer.param_groups`).
     """
     import deepgrad as dg
+
     from .. import optim
     from ..vision import LeNet5, transforms
     from ..vision.transfer import freeze, head_name, param_groups, replace_head, unfreeze
@@ -325,9 +330,9 @@ def compare(pretrained_state, cfg: dict, log=print, scratch: dict | None = None)
     scratch = {} if scratch is None else scratch
     X_all, y_all = digits_28x28()
     X_all = normalize(X_all)
-    rows = {name: [] for name in states}
+    rows: dict[str, list] = {name: [] for name in states}
     for n in cfg["labels_per_class"]:
-        tr = {name: [] for name in states}
+        tr: dict[str, list] = {name: [] for name in states}
         sc = []
         for seed in cfg["seeds"]:
             train_idx, test_idx = split_few_labels(y_all, n, cfg["pool_per_class"], seed)
@@ -378,13 +383,14 @@ def write_history_and_plots(out: str, pre: dict, source: str, rows: list, ablati
     from ..train import History
     from ._common import plot_history
 
-    files = {"model": "pretrained_lenet5.safetensors", "history": "history.csv", "plots": []}
+    plots: list[str] = []
+    files = {"model": "pretrained_lenet5.safetensors", "history": "history.csv", "plots": plots}
     for s, info in pre.items():
         name = "history.csv" if s == source else f"history_{s}.csv"
         hist = History(info.get("history", []))
         atomic_write_bytes(os.path.join(out, name), hist.to_csv().encode())
         if s == source:
-            files["plots"] += [os.path.basename(f) for f in plot_history(hist, os.path.join(out, "curves"),
+            plots += [os.path.basename(f) for f in plot_history(hist, os.path.join(out, "curves"),
                                                                          f"pretraining ({s})")]
     try:
         import matplotlib
@@ -413,7 +419,7 @@ def write_history_and_plots(out: str, pre: dict, source: str, rows: list, ablati
     fig.tight_layout()
     fig.savefig(os.path.join(out, "transfer.png"), dpi=100)
     plt.close(fig)
-    files["plots"].append("transfer.png")
+    plots.append("transfer.png")
     return files
 
 
@@ -427,7 +433,7 @@ def run(args) -> dict:
     t0 = time.perf_counter()
     quick = bool(getattr(args, "quick", False))
     seed = setting(args, "seed", 0)
-    cfg = dict(DEFAULTS)
+    cfg: dict[str, Any] = dict(DEFAULTS)
     if quick:
         cfg.update(QUICK)
     cfg["pretrain_epochs"] = setting(args, "epochs", cfg["pretrain_epochs"])
