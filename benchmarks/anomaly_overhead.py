@@ -57,7 +57,7 @@ def main(argv=None):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(args.threads))
     import numpy as np
-    from _common import mlp, train_step
+    from bench_common import mlp, train_step
 
     import deepgrad as dg
     from deepgrad import autograd, nn, optim

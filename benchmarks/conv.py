@@ -32,7 +32,7 @@ import deepgrad as dg  # noqa: E402
 from deepgrad.optim import Adam  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import train_step  # noqa: E402
+from bench_common import train_step  # noqa: E402
 
 BATCH = 64
 

@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import mlp, train_step  # noqa: E402
+from bench_common import mlp, train_step  # noqa: E402
 
 
 def _set_threads(n: int) -> None:

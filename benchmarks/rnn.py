@@ -29,7 +29,7 @@ import deepgrad as dg  # noqa: E402
 from deepgrad.optim import Adam  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import train_step  # noqa: E402
+from bench_common import train_step  # noqa: E402
 from conv import dg_peak_mib, torch_rss_growth_mib  # noqa: E402
 
 VOCAB, EMBED, HIDDEN, SEQ, BATCH = 64, 64, 128, 64, 32

@@ -46,6 +46,7 @@ from deepgrad import nn
 args = _common.parse_args("c5w1_rnn_step_by_step", "RNN and LSTM forward and backward in NumPy, checked against nn.RNN / nn.LSTM.")
 results = _common.Results(args)
 rng = np.random.default_rng(args.seed)
+dg.manual_seed(args.seed)  # the layers initialize their weights from deepgrad's generator: same seed, same run
 n_x, n_a, m, T_x = 3, 5, 10, 4 if args.quick else 7
 
 
