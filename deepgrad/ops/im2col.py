@@ -20,7 +20,6 @@
 """
 from __future__ import annotations
 
-import os
 from collections import namedtuple
 
 import numpy as np
@@ -30,45 +29,25 @@ from numpy.lib.stride_tricks import as_strided
 IM2COL_BUDGET_BYTES = 4 * 2**20
 
 
-def blas_threads() -> int:
-    """How many threads NumPy's BLAS runs GEMMs on: threadpoolctl's answer when it is
-    installed, else the ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``
-    setting NumPy was started with, else the number of CPUs (OpenBLAS's default)."""
-    try:
-        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]  # optional; ships no type information
-
-        counts = [int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas"]
-        if counts:
-            return max(counts)
-    except Exception:  # not installed (it is optional), or it could not inspect the libraries
-        pass
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        try:
-            return max(1, int(os.environ[var].split(",")[0]))
-        except (KeyError, ValueError):
-            continue
-    return os.cpu_count() or 1
-
-
 #: Bigger ones are built and consumed in chunks of output rows of about this size (at
 #: least one row) into one reused buffer, and rebuilt in backward: memory stays bounded.
-#: The size depends on BLAS's threads. Single-threaded, small chunks are fastest: each
-#: GEMM reads a matrix that was just written and is still in cache (measured on a 32->32
-#: 3x3 conv at 28x28, batch 64: one-row (2 MB) chunks ~1.2x faster than one 58 MB
-#: matrix). Multi-threaded, every GEMM call costs a synchronisation of BLAS's threads,
-#: which on a busy machine waits for a descheduled thread: the same conv measured
-#: 4.0 s forward+backward in 512 KiB chunks, 1.0 s in 8 MiB and 0.53 s in 32 MiB chunks
-#: (2 threads, load average 25 on 2 cores). So: 512 KiB chunks for one thread, 32 MiB
-#: (two or three large GEMMs per conv) for more.
+#: Small chunks are fastest: each GEMM reads a matrix that was just written and is still
+#: in cache (measured on a 32->32 3x3 conv at 28x28, batch 64: one-row (2 MB) chunks ~1.2x
+#: faster than one 58 MB matrix). With two BLAS threads on a quiet machine (load average
+#: 1.5-2), the user-written ResNet-small step of benchmarks/conv.py took 149-151 ms in
+#: 512 KiB chunks against 219 ms in 32 MiB chunks. (On a machine overloaded 10x, where
+#: every GEMM call waits for a descheduled BLAS thread, large chunks won instead: a conv
+#: took 4.0 s in 512 KiB and 0.53 s in 32 MiB chunks at load average 25. A machine's own
+#: quiet case decides; set IM2COL_CHUNK_BYTES to choose another size.)
 #: (None: chosen on first use by :func:`chunk_bytes`.)
 IM2COL_CHUNK_BYTES = None
 
 
 def chunk_bytes() -> int:
-    """``IM2COL_CHUNK_BYTES``, chosen from :func:`blas_threads` on first use."""
+    """``IM2COL_CHUNK_BYTES``, 512 KiB unless set."""
     global IM2COL_CHUNK_BYTES
     if IM2COL_CHUNK_BYTES is None:
-        IM2COL_CHUNK_BYTES = 2**19 if blas_threads() == 1 else 2**25
+        IM2COL_CHUNK_BYTES = 2**19
     return IM2COL_CHUNK_BYTES
 
 #: A convolution's geometry: kernel (kh, kw), stride (sh, sw), dilation (dh, dw), output size (Ho, Wo).

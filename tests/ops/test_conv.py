@@ -283,14 +283,11 @@ def test_outputs_never_share_the_recycled_buffers(kw):
     assert not np.shares_memory(xs[0].grad, xs[1].grad)
 
 
-def test_chunk_size_follows_blas_threads(monkeypatch):
+def test_chunk_size_is_cache_sized(monkeypatch):
     monkeypatch.setattr(im2col_mod, "IM2COL_CHUNK_BYTES", None)
-    monkeypatch.setattr(im2col_mod, "blas_threads", lambda: 1)
-    assert im2col_mod.chunk_bytes() == 2**19  # one thread: cache-sized chunks
-    monkeypatch.setattr(im2col_mod, "IM2COL_CHUNK_BYTES", None)
-    monkeypatch.setattr(im2col_mod, "blas_threads", lambda: 2)
-    assert im2col_mod.chunk_bytes() == 2**25  # several: few large GEMMs
-    assert im2col_mod.row_chunk(2**20, 100) == 32
+    assert im2col_mod.chunk_bytes() == 2**19  # 512 KiB: each GEMM reads a matrix still in cache
+    assert im2col_mod.row_chunk(2**16, 100) == 8  # 64 KiB rows, 6.4 MiB in all (over the budget): 8 to a chunk
+    assert im2col_mod.row_chunk(2**20, 100) == 1  # a row larger than a chunk: one at a time
     assert im2col_mod.row_chunk(2**10, 100) == 100  # 100 KiB in all: within the budget, one chunk
 
 
