@@ -221,9 +221,9 @@ def test_every_recipe_declares_the_flags_it_reads():
         mod = recipes.get(name)
         assert hasattr(mod, "FLAGS"), f"recipe {name} declares no FLAGS"
         src = inspect.getsource(mod)
-        # a recipe's own helper module (``from ._wordvec import run_embedding``) may read the
+        # a recipe's own helper module (``from ._wordvec import run_embedding``, ``.shapes_common``) may read the
         # flags for it: add the source of the helper functions the recipe hands ``args`` to
-        for helper in set(re.findall(r"from \.(_\w+) import", src)) - {"_common", "_cli"}:
+        for helper in set(re.findall(r"from \.(_\w+|\w+_common) import", src)) - {"_common", "_cli"}:
             hmod = importlib.import_module(f"deepgrad.recipes.{helper}")
             for fname in set(re.findall(r"(\w+)\(args\b", src)):
                 if callable(getattr(hmod, fname, None)):

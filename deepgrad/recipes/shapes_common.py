@@ -10,6 +10,19 @@ from typing import Any
 import numpy as np
 
 
+def setup(args, recipe: str, defaults: dict, quick_defaults: dict) -> tuple[dict[str, Any], int, str]:
+    """A shapes recipe's ``(cfg, seed, out)``: its defaults (with ``--quick``'s smaller ones),
+    then ``--epochs``, ``--lr`` and ``--batch-size``; the seed; the output directory."""
+    from ._common import out_dir, setting
+
+    quick = bool(getattr(args, "quick", False))
+    seed = setting(args, "seed", 0)
+    cfg = {**defaults, **(quick_defaults if quick else {}), "quick": quick}
+    cfg.update(epochs=setting(args, "epochs", cfg["epochs"]), lr=setting(args, "lr", cfg["lr"]),
+               batch_size=setting(args, "batch_size", cfg["batch_size"]))
+    return cfg, seed, out_dir(args, recipe)
+
+
 def train_loop(model, opt, n_train: int, batch_size: int, epochs: int, step_fn, evaluate, seed: int,
                sched=None, log=print, name: str = ""):
     """Mini-batch training for ``epochs`` epochs.

@@ -36,17 +36,11 @@ def run(args) -> dict:
     from ..tensor import Tensor
     from ..vision import boxes as B
     from ..vision.detection import Localizer, localization_loss, localization_targets, predict_localization
-    from ._common import out_dir, setting
-    from .shapes_common import draw_boxes, finish_run, pyplot, train_loop
+    from .shapes_common import draw_boxes, finish_run, pyplot, setup, train_loop
 
     t0 = time.perf_counter()
     recipe = "shapes-localize"
-    quick = bool(getattr(args, "quick", False))
-    seed = setting(args, "seed", 0)
-    cfg = {**DEFAULTS, **(QUICK if quick else {}), "quick": quick}
-    cfg.update(epochs=setting(args, "epochs", cfg["epochs"]), lr=setting(args, "lr", cfg["lr"]),
-               batch_size=setting(args, "batch_size", cfg["batch_size"]))
-    out = out_dir(args, recipe)
+    cfg, seed, out = setup(args, recipe, DEFAULTS, QUICK)
     S = cfg["size"]
     # three disjoint generated sets (different seeds of the generator)
     gen: dict[str, Any] = dict(size=S, objects=1, min_size=S / 5, max_size=S / 2)

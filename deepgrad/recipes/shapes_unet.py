@@ -37,17 +37,11 @@ def run(args) -> dict:
     from ..data.datasets.shapes import make_shapes
     from ..tensor import Tensor
     from ..vision.segmentation import UNet, iou_per_class, predict_masks
-    from ._common import out_dir, setting
-    from .shapes_common import finish_run, train_loop
+    from .shapes_common import finish_run, setup, train_loop
 
     t0 = time.perf_counter()
     recipe = "shapes-unet"
-    quick = bool(getattr(args, "quick", False))
-    seed = setting(args, "seed", 0)
-    cfg = {**DEFAULTS, **(QUICK if quick else {}), "quick": quick}
-    cfg.update(epochs=setting(args, "epochs", cfg["epochs"]), lr=setting(args, "lr", cfg["lr"]),
-               batch_size=setting(args, "batch_size", cfg["batch_size"]))
-    out = out_dir(args, recipe)
+    cfg, seed, out = setup(args, recipe, DEFAULTS, QUICK)
     S, K = cfg["size"], len(NAMES)
     gen: dict[str, Any] = dict(size=S, objects=tuple(cfg["objects"]))
     train, dev, test = (make_shapes(cfg[k], seed=1000 * seed + 20 + j, **gen)

@@ -55,17 +55,11 @@ def run(args) -> dict:
     from ..tensor import Tensor
     from ..vision import boxes as B
     from ..vision.detection import YOLO, detect, yolo_loss, yolo_targets
-    from ._common import out_dir, setting
-    from .shapes_common import draw_boxes, finish_run, pyplot, train_loop
+    from .shapes_common import draw_boxes, finish_run, pyplot, setup, train_loop
 
     t0 = time.perf_counter()
     recipe = "shapes-yolo"
-    quick = bool(getattr(args, "quick", False))
-    seed = setting(args, "seed", 0)
-    cfg = {**DEFAULTS, **(QUICK if quick else {}), "quick": quick}
-    cfg.update(epochs=setting(args, "epochs", cfg["epochs"]), lr=setting(args, "lr", cfg["lr"]),
-               batch_size=setting(args, "batch_size", cfg["batch_size"]))
-    out = out_dir(args, recipe)
+    cfg, seed, out = setup(args, recipe, DEFAULTS, QUICK)
     S = cfg["size"]
     gen: dict[str, Any] = dict(size=S, objects=tuple(cfg["objects"]))
     train, dev, test = (make_shapes(cfg[k], seed=1000 * seed + 10 + j, **gen)
