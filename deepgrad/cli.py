@@ -85,6 +85,7 @@ def main(argv=None) -> int:
     try:
         args = parser.parse_args(argv)
         args.debug = debug
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, recorded with a run
         if args.version:
             from . import __version__
 

@@ -217,7 +217,7 @@ for r_raw, r in zip(res["rows"]["raw"], res["rows"]["digits-pipeline"]):
                 f"{100 * r['scratch']:.1f}% / {100 * r_raw['transfer']:.1f}% / {100 * r['transfer']:.1f}%",
                 note=f"mean of {r['seeds']} seed(s), {r['test_examples']} test digits")
     results.add(f"{n} labels/class: transfer gain, raw / piped (points; seeds won)",
-                "> 0 with few labels" if n <= 20 else None,
+                None,
                 f"{100 * r_raw['gain']:+.1f} ({r_raw['wins']}/{r_raw['seeds']}) / "
                 f"{100 * r['gain']:+.1f} ({r['wins']}/{r['seeds']})")
 results["rows"] = res["rows"]["digits-pipeline"]

@@ -75,7 +75,8 @@ def _tables():
 # Fashion-MNIST pretrainings) could not finish on the overloaded machine of the session that made the tables.
 WITH_RESULTS = ["c1w2_logistic_regression", "c1w3_planar", "c1w4_deep_network", "c2w1_gradient_checking",
                 "c2w1_initialization", "c2w1_regularization", "c2w2_optimization", "c2w3_batchnorm_softmax",
-                "c4w1_convolution_application", "c4w1_convolution_step_by_step", "c4w2_mobilenet", "c4w2_resnets"]
+                "c4w1_convolution_application", "c4w1_convolution_step_by_step", "c4w2_mobilenet", "c4w2_resnets",
+                "c4w2_transfer_learning", "c4w2_augmentation"]
 
 
 def test_readme_tables_are_generated_from_the_result_files():
@@ -105,6 +106,30 @@ def test_result_files_are_full_runs_of_the_examples():
         for row in res["figures"]:
             c = row["course"]
             assert c is None or isinstance(c, (int, float)) or c.startswith("< "), (name, row)
+
+
+def test_course_column_figures_are_the_courses_own():
+    """Every number in the course column is one that ``shared/COURSE.md`` prints (the course's
+    own notebooks' outputs), in any of the ways the tables write it (0.915 as 91.5, ...).
+    COURSE.md is the project's shared note beside the repository; without it there is nothing
+    to compare with."""
+    course_md = ROOT.parent / "shared" / "COURSE.md"
+    if not course_md.exists():
+        pytest.skip(f"{course_md} is not on this machine (the project's shared notes)")
+    text = course_md.read_text()
+    unknown = []
+    for res in _tables().load():
+        for row in res["figures"]:
+            c = row["course"]
+            if c is None:
+                continue
+            if isinstance(c, str):
+                forms = {c[2:] if c.startswith("< ") else c}
+            else:
+                forms = {f"{c}", f"{c:g}", f"{c:,}", f"{c:.2f}", f"{100 * c:.1f}", f"{100 * c:.2f}", f"{100 * c:g}"}
+            if not any(f in text for f in forms):
+                unknown.append((res["example"], row["what"], c))
+    assert not unknown, f"course figures not in COURSE.md: {unknown}"
 
 
 def test_table_rendering_matches_the_printed_table(tmp_path):

@@ -249,7 +249,9 @@ def run(args) -> int:
         if previous:
             print(f"deepgrad run {args.recipe}: the earlier run's files in {args.out} were moved to {previous}",
                   file=sys.stderr)
+        clock = _Clock()
         metrics = module.run(args)  # errors (e.g. missing data: the message says where we looked) -> one line
+        _stamp_timing(args.out, metrics, clock, getattr(args, "argv", None))
     finally:
         for lock in reversed(held):
             lock.release()
@@ -263,6 +265,57 @@ def run(args) -> int:
                         f"{os.path.join(args.out, 'metrics.json')})")
     return 0
 
+
+
+class _Clock:
+    """Wall time, this process's CPU time and the load average at the start of a run."""
+
+    def __init__(self):
+        import time
+
+        self.wall, self.cpu, self.load = time.perf_counter(), time.process_time(), _loadavg()
+
+
+def _loadavg():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def blas_threads() -> str:
+    """The BLAS thread setting the run saw (the environment variable that sets it, or ``default``)."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return "default"
+
+
+def _stamp_timing(out: str, metrics, clock: _Clock, argv=None) -> None:
+    """Add ``timing`` to the run's ``metrics.json``: wall and CPU seconds, BLAS threads, load average.
+
+    CPU time (user + system, this process) is the figure that a busy machine does not
+    inflate much: with one BLAS thread it is close to the wall time on an idle core, which
+    is why the README's recipe times quote it beside the wall time.
+    """
+    import json
+    import time
+
+    from ..serialization import atomic_write_bytes
+
+    timing = {"wall_s": round(time.perf_counter() - clock.wall, 2), "cpu_s": round(time.process_time() - clock.cpu, 2),
+              "blas_threads": blas_threads(), "cores": os.cpu_count(), "load_average_start": clock.load,
+              "load_average_end": _loadavg(), "argv": list(sys.argv[1:] if argv is None else argv)}
+    if isinstance(metrics, dict):
+        metrics["timing"] = timing
+    path = os.path.join(out, "metrics.json")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return
+    saved["timing"] = timing
+    atomic_write_bytes(path, (json.dumps(saved, indent=2) + "\n").encode())
 
 
 def _check_store(path):
