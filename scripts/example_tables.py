@@ -85,7 +85,7 @@ def section(res: dict, heading: bool = True) -> str:
     lines = ([f"### {title(name)}{again}", ""] if heading else []) + [
              f"`{cmd}`: seed {res['seed']}, {thr}, {res['seconds']:.{0 if res['seconds'] >= 10 else 1}f} s on the "
              "2-core machine "
-             f"(`examples/results/{name}.json`)", "",
+             f"(`examples/results/{name}{'.t' + str(threads) if res.get('_variant') else ''}.json`)", "",
              "| what | course | deepgrad | note |", "|---|---|---|---|"]
     for r in res["figures"]:
         note = note_of(r)

@@ -237,7 +237,7 @@ def check_c2w1_init(res, tmp_path):
 
 
 def check_c2w1_reg(res, tmp_path):
-    assert res["seeds"] == [1]  # --quick: the first seed, 3,000 of the course's 30,000 iterations
+    assert res["seeds"] == [1]  # --quick: the first seed, a tenth of the iterations
     for name, r in res["per_seed"].items():
         assert len(r["train"]) == len(r["test"]) == 1, name
         assert 0.8 < r["train"][0] <= 1.0 and 0.8 < r["test"][0] <= 1.0, (name, r["train"], r["test"])
