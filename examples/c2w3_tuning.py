@@ -222,9 +222,7 @@ if plt is not None:
     axes[2].set_ylabel("dev accuracy")
     axes[2].set_title("coarse to fine")
     axes[2].legend(fontsize=8)
-    lo = min(a for a in grid_acc + rand_acc + [a for _, a in coarse + fine + control] if a > 0.5)
     for ax in axes[1:]:
-        ax.set_ylim(max(0.0, lo - 0.05), None)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(args.out / "tuning.png", dpi=90)
