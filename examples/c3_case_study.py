@@ -235,8 +235,8 @@ assert diagnose(human=HUMAN, **err_before).primary == doc_before["primary"]
 # `tag_report` (or `deepgrad errors RUN --tagged FILE`) then gives each tag's share of the
 # errors and the *ceiling*: how far the dev error would drop if every error with that tag
 # were fixed. Because the tags overlap (an image can be blurred and noisy), the shares add up
-# to more than 100%; the error rate *within* each tag (last column) says which corruption
-# hurts most.
+# to more than 100%; the error rate *within* each tag (last column), and the error per exact
+# combination of corruptions, say which corruption hurts most.
 
 # %%
 def per_tag_error(outputs):
@@ -245,6 +245,18 @@ def per_tag_error(outputs):
     rates = {t: float(wrong[cam_tags[t][dev_idx]].mean()) for t in TAGS}
     rates["untouched"] = float(wrong[none].mean())
     return rates
+
+
+def combination_error(outputs):
+    """Dev error per exact combination of corruptions (the tags overlap; this separates them)."""
+    wrong = outputs.argmax(1) != y_target[dev_idx]
+    has = np.stack([cam_tags[t][dev_idx] for t in TAGS], axis=1)
+    out = {}
+    for bits in sorted({tuple(r) for r in has.tolist()}, key=lambda b: (sum(b), b)):
+        sel = np.all(has == np.array(bits), axis=1)
+        name = "+".join(t for t, b in zip(TAGS, bits) if b) or "untouched"
+        out[name] = {"images": int(sel.sum()), "error": float(wrong[sel].mean())}
+    return out
 
 
 err_dir = args.out / "errors-before"
@@ -269,6 +281,10 @@ for t in TAGS:
     v = tags_before["tags"][t]
     print(f"  {t:<13} {v['share']:>15.1%} {v['ceiling']:>8.2%}  {rates_before[t]:>26.1%}")
 print(f"  {'untouched':<13} {'':>15} {'':>8}  {rates_before['untouched']:>26.1%}")
+combos_before = combination_error(out_before)
+print("dev error per exact combination of corruptions:")
+for k, v in combos_before.items():
+    print(f"  {k:<26} {v['images']:>5} images  error {v['error']:.1%}")
 print(f"$ deepgrad errors {run_before} --store {STORE} --tagged {tagged}")
 assert deepgrad_main(["errors", run_before, "--store", str(STORE), "--tagged", str(tagged)]) == 0
 
@@ -292,6 +308,7 @@ run_after, err_after, out_after = train_run("synthesized", X_train_synth, X_trai
                                             "the training images through the same kind of camera")
 doc_after = doctor(run_after, "after")
 rates_after = per_tag_error(out_after)
+combos_after = combination_error(out_after)
 rep_after = analyze_errors(out_after, y_target[dev_idx], images=X_cam[dev_idx], class_names=CLASSES,
                            out_dir=args.out / "errors-after", ids=dev_idx)
 print(f"$ deepgrad runs compare {run_before} {run_after} --store {STORE}")
@@ -352,6 +369,9 @@ for t in TAGS:
 for t in (*TAGS, "untouched"):
     results.add(f"dev error within tag {t}: clean model -> synthesized", ours=rates_before[t], pct=True,
                 note=f"-> {100 * rates_after[t]:.1f}%")
+for k in ("low_contrast", "blur", "noise"):
+    results.add(f"dev error, images with only {k}: clean model -> synthesized", ours=combos_before[k]["error"],
+                pct=True, note=f"-> {100 * combos_after[k]['error']:.1f}%; {combos_before[k]['images']} images")
 results.add("share of the data mismatch closed by synthesis", ours=closed, pct=True)
 results.add("dev error: clean model minus synthesized model", ours=err_before["dev"] - err_after["dev"], pct=True)
 results["runs"] = {"before": run_before, "after": run_after, "store": str(STORE)}
@@ -359,6 +379,7 @@ results["errors_before"], results["errors_after"] = err_before, err_after
 results["doctor_before"], results["doctor_after"] = doc_before, doc_after
 results["tag_report_before"] = tags_before
 results["tag_error_rates"] = {"before": rates_before, "after": rates_after}
+results["combination_error"] = {"before": combos_before, "after": combos_after}
 results["most_confused_before"] = rep["most_confused"]
 results["most_confused_after"] = rep_after["most_confused"]
 results["dev_tag_shares"] = {t: float(cam_tags[t][dev_idx].mean()) for t in TAGS}
