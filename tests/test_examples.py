@@ -80,7 +80,7 @@ def _tables():
 WITH_RESULTS = ["c1w2_logistic_regression", "c1w3_planar", "c1w4_deep_network", "c2w1_gradient_checking",
                 "c2w1_initialization", "c2w1_regularization", "c2w2_optimization", "c2w3_batchnorm_softmax",
                 "c4w1_convolution_application", "c4w1_convolution_step_by_step", "c4w2_mobilenet", "c4w2_resnets",
-                "c2w3_tuning"]
+                "c2w3_tuning", "c3_case_study"]
 
 
 def test_readme_tables_are_generated_from_the_result_files():
