@@ -7,6 +7,7 @@ descent at the course's small learning rate, the planted backward bug is named).
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -17,11 +18,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-NAMES = sorted(p.stem for p in EXAMPLES.glob("c[0-9]w[0-9]_*.py"))
+NAMES = sorted(p.stem for p in EXAMPLES.glob("c[0-9]*_*.py"))  # cNwW_<name>, and c3_case_study
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 NEEDS_FASHION = {"c1w2_logistic_regression", "c1w4_deep_network", "c2w3_batchnorm_softmax", "c4w2_transfer_learning"}
 NEEDS_FASHION |= {"c4w2_resnets", "c4w2_mobilenet", "c4w2_augmentation"}
 NEEDS_FASHION |= {"c4w4_face_recognition"}
+NEEDS_FASHION |= {"c3_case_study", "c2w3_tuning"}
 TIMEOUT_S = 300  # generous: the test machine may be busy
 
 
@@ -40,6 +42,8 @@ def _have_fashion() -> bool:
 def run_example(name: str, out: Path) -> tuple[dict, str]:
     if name in NEEDS_FASHION and not _have_fashion():
         pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    if name == "c2w3_tuning":
+        pytest.importorskip("optuna")  # the tune extra
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0")
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out", str(out)],
@@ -71,12 +75,10 @@ def _tables():
 
 
 # the examples whose full runs' figures are committed in examples/results/ (others add theirs as they land).
-# c4w2_augmentation and c4w2_transfer_learning are not yet: their full runs (5 seeds x 120 epochs; two
-# Fashion-MNIST pretrainings) could not finish on the overloaded machine of the session that made the tables.
 WITH_RESULTS = ["c1w2_logistic_regression", "c1w3_planar", "c1w4_deep_network", "c2w1_gradient_checking",
                 "c2w1_initialization", "c2w1_regularization", "c2w2_optimization", "c2w3_batchnorm_softmax",
                 "c4w1_convolution_application", "c4w1_convolution_step_by_step", "c4w2_mobilenet", "c4w2_resnets",
-                "c4w2_transfer_learning", "c4w2_augmentation"]
+                "c4w2_transfer_learning", "c4w2_augmentation", "c2w3_tuning", "c3_case_study"]
 
 
 def test_readme_tables_are_generated_from_the_result_files():
@@ -451,6 +453,55 @@ def check_c4w4_style(res, tmp_path):
     _pictures(tmp_path, "style_transfer.png")
 
 
+# ----- course 3 and course 2, week 3: the case study and tuning -------------------------------------
+def check_c3_case_study(res, tmp_path):
+    before, after = res["doctor_before"], res["doctor_after"]
+    # doctor, run on the recorded runs, finds the planted shift, and synthesis removes most of it
+    assert ours(res, "clean training images: doctor's primary") == before["primary"] == "data_mismatch"
+    assert before["components"]["data_mismatch"] > 0.1
+    assert after["components"]["data_mismatch"] < before["components"]["data_mismatch"] / 2
+    assert res["errors_after"]["dev"] < res["errors_before"]["dev"] - 0.05
+    assert ours(res, "share of the data mismatch closed") > 0.5
+    for tag, doc, err in (("clean", before, res["errors_before"]), ("synth", after, res["errors_after"])):
+        assert doc["errors"]["human"] == 0.037, tag
+        for part in ("train", "train_dev", "dev", "test"):  # the store's record is the run's evaluation
+            assert doc["errors"][part] == pytest.approx(err[part]), (tag, part)
+    assert set(res["recorded"]) == {res["runs"]["before"], res["runs"]["after"]}
+    # the tagged spreadsheet: every error of the clean model carries the camera's tags
+    rep = res["tag_report_before"]
+    rows = list(csv.DictReader((tmp_path / "errors-before" / "errors-tagged.csv").open()))
+    assert rep["errors"] == len(rows) > 0
+    for t, v in rep["tags"].items():
+        assert v["count"] == sum(1 for r in rows if r[t] == "yes"), t
+        assert v["ceiling"] == pytest.approx(v["share"] * res["errors_before"]["dev"]), t
+    _pictures(tmp_path, "camera.png", "before_after.png", "doctor-before.png", "doctor-after.png", "compare.png",
+              "errors-before/confusion.png", "errors-before/mistakes.png")
+
+
+def check_c2w3_tuning(res, tmp_path):
+    uni, logu = res["share_per_decade"]["uniform"], res["share_per_decade"]["log_uniform"]
+    assert uni[-1] > 0.8 and all(0.15 < s < 0.35 for s in logu)  # 90% vs 25% per decade, 1,000 draws
+    assert ours(res, "grid 3x3: distinct learning rates") == 3 and ours(res, "random 9: distinct learning") == 9
+    labels = [r["label"] for r in res["runs"]]
+    assert labels.count("grid") == labels.count("random") == 9
+    assert labels.count("coarse") == labels.count("fine") == labels.count("control") == 4
+    for r in res["runs"]:
+        assert 0.0 <= r["dev_accuracy"] <= 1.0
+    fine = res["fine_space"]
+    for r in res["runs"]:
+        if r["label"] == "fine":  # stage 2 samples inside the narrowed ranges only
+            assert fine["lr"]["low"] <= r["lr"] <= fine["lr"]["high"]
+            assert fine["units"]["low"] <= r["units"] <= fine["units"]["high"]
+    assert 1e-4 <= fine["lr"]["low"] < fine["lr"]["high"] <= 0.3
+    best = max(r["dev_accuracy"] for r in res["runs"])
+    assert best > 0.5  # the small network learns (chance is 0.1)
+    _pictures(tmp_path, "tuning.png")
+
+
+CHECKS.update({
+    "c3_case_study": check_c3_case_study,
+    "c2w3_tuning": check_c2w3_tuning,
+})
 CHECKS.update({
     "c4w3_car_detection": check_c4w3_detection,
     "c4w3_image_segmentation_unet": check_c4w3_unet,
