@@ -70,5 +70,5 @@ def chime(rate: int, duration: float = 0.3, freqs: tuple = (1318.5, 1975.5), amp
     """A bell-like chime: partials at ``freqs`` (E6 and B6) with an exponential decay."""
     t = np.arange(int(duration * rate)) / rate
     env = np.exp(-t / (duration / 5)) * np.minimum(1.0, t / 0.005)
-    x = sum(np.sin(2 * np.pi * f * t) / (i + 1) for i, f in enumerate(freqs))
-    return (amplitude * env * x / np.abs(x).max()).astype(np.float32)
+    x = env * sum(np.sin(2 * np.pi * f * t) / (i + 1) for i, f in enumerate(freqs))
+    return (amplitude * x / np.abs(x).max()).astype(np.float32)  # peak ``amplitude``
