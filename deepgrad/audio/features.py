@@ -60,7 +60,7 @@ def stft(x, n_fft: int, hop_length: int | None = None, win_length: int | None = 
         pad = [(0, 0)] * (x.ndim - 1) + [(p, p)]
         if pad_mode == "reflect" and x.shape[-1] <= p:
             raise ValueError(f"stft: reflect padding of {p} needs more than {p} samples, got {x.shape[-1]}")
-        x = np.pad(x, pad, mode=pad_mode)
+        x = np.pad(x, pad, mode=pad_mode)  # type: ignore[call-overload]  # pad_mode: any of np.pad's modes
     frame_count(x.shape[-1], n_fft, hop, center=False)  # raises when too short
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft, axis=-1)[..., ::hop, :]
     spec = np.fft.rfft(frames * w.astype(x.dtype), axis=-1)  # (..., frames, freq)

@@ -122,5 +122,5 @@ def test_resample_keeps_a_sine_and_removes_what_the_new_rate_cannot_hold(rate_in
     t_out = np.arange(len(y)) / rate_out
     np.testing.assert_allclose(y, np.sin(2 * np.pi * f0 * t_out), atol=1e-4)
     if rate_out < rate_in:  # a tone above the new Nyquist frequency is gone (no aliasing)
-        high = np.sin(2 * np.pi * (0.45 * rate_in) * t_in)
+        high = np.sin(2 * np.pi * (round(0.45 * n) * rate_in / n) * t_in)  # a whole number of periods again
         assert np.abs(resample(high, rate_in, rate_out)).max() < 1e-6
