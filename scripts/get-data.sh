@@ -6,6 +6,7 @@
 set -u
 pkgs="dataset-fashion-mnist wamerican"
 pkgs="$pkgs wordnet-base dict-gcide"  # WordNet and GCIDE: word vectors and gloss classification (deepgrad.text)
+pkgs="$pkgs espeak-ng"  # speech synthesis: the spoken words of trigger-word detection (deepgrad.audio)
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -z "$missing" ]; then echo "data: all present ($pkgs)"; exit 0; fi

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ NEEDS_FASHION = {"c1w2_logistic_regression", "c1w4_deep_network", "c2w3_batchnor
 NEEDS_FASHION |= {"c4w2_resnets", "c4w2_mobilenet", "c4w2_augmentation"}
 NEEDS_FASHION |= {"c4w4_face_recognition"}
 NEEDS_FASHION |= {"c3_case_study", "c2w3_tuning"}
+NEEDS_ESPEAK = {"c5w3_trigger_word"}  # speaks its words with espeak-ng (CI installs it with scripts/get-data.sh)
 TIMEOUT_S = 300  # generous: the test machine may be busy
 
 
@@ -44,6 +46,8 @@ def run_example(name: str, out: Path) -> tuple[dict, str]:
         pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
     if name == "c2w3_tuning":
         pytest.importorskip("optuna")  # the tune extra
+    if name in NEEDS_ESPEAK and shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng, or bash scripts/get-data.sh)")
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0")
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out", str(out)],
@@ -607,3 +611,18 @@ CHECKS.update({
     "c5w1_char_lm": check_c5w1_char_lm,
     "c5w1_text_generation": check_c5w1_textgen,
 })
+
+
+# ----- course 5, week 3: trigger word detection -------------------------------------------
+def check_c5w3_trigger(res, tmp_path):
+    assert ours(res, "parameters of the course's model") == 523329  # the course's layers, Keras's count
+    assert ours(res, "output steps per clip") == 122
+    zeros = res["dev_scores"]["zeros_event"]
+    assert zeros["f1"] == 0 and zeros["fn"] > 0  # all zeros finds no word
+    assert 0.7 < ours(res, "dev frame accuracy, all zeros") < 1
+    assert res["losses"][-1] < res["losses"][0]
+    assert (tmp_path / "dev_clip_chimes.wav").stat().st_size > 100000
+    _pictures(tmp_path, "words.png", "trigger.png")
+
+
+CHECKS["c5w3_trigger_word"] = check_c5w3_trigger

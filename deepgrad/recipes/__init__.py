@@ -24,6 +24,7 @@ RECIPES: dict[str, str] = {
     "word2vec": "deepgrad.recipes.word2vec", "glove": "deepgrad.recipes.glove", "gloss-topic": "deepgrad.recipes.gloss_topic",
     "dates-attention": "deepgrad.recipes.dates_attention",
     "char-lm": "deepgrad.recipes.char_lm",
+    "trigger-word": "deepgrad.recipes.trigger_word",
 }
 
 
