@@ -19,12 +19,15 @@ COMMON_FLAGS = ("out", "quick")
 DEFAULT_FLAGS = ("epochs", "seed", "lr", "batch_size")
 #: flags that only make sense with ``--checkpoint-dir``
 CHECKPOINT_FLAGS = ("force_resume", "checkpoint_every_steps")
+#: the tracking bridges of the common fit options: taken by every recipe that trains through them
+#: (``fit_options``, as ``--checkpoint-dir``)
+FIT_FLAGS = ("tensorboard", "mlflow")
 #: the per-recipe flags, as ``dest`` -> the flag spelled on the command line
 RECIPE_FLAGS = {"epochs": "--epochs", "seed": "--seed", "lr": "--lr", "batch_size": "--batch-size",
                 "source": "--source", "checkpoint_dir": "--checkpoint-dir",
                 "force_resume": "--force-resume", "checkpoint_every_steps": "--checkpoint-every-steps",
                 "content": "--content", "style": "--style", "corpus": "--corpus", "vectors": "--vectors",
-                "config": "--config", "lm_corpus": "--lm-corpus"}
+                "config": "--config", "lm_corpus": "--lm-corpus", "tensorboard": "--tensorboard", "mlflow": "--mlflow"}
 
 
 def _int_at_least(low: int):
@@ -74,6 +77,12 @@ def add_parser(sub) -> None:
     r.add_argument("--force-resume", dest="force_resume", action="store_true", default=None,
                    help="with --checkpoint-dir: resume even if the checkpoint's configuration differs "
                         "(metrics.json then records the differences)")
+    r.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also write TensorBoard event files (per-epoch scalars, weight and gradient histograms) "
+                        "in DIR/<run folder name>: tensorboard --logdir DIR (needs deepgrad[tensorboard])")
+    r.add_argument("--mlflow", default=None, metavar="URI",
+                   help="also log the run to MLflow at URI (file:./mlruns, sqlite:///mlflow.db, http://host:5000), "
+                        "in an experiment named after the recipe (needs deepgrad[mlflow])")
     r.add_argument("--lm-corpus", dest="lm_corpus", default=None, choices=("names", "words", "python"),
                    help="char-lm: names (default) or words from the English word list, or Python's standard library")
     r.add_argument("--content", default=None, help="style-transfer: content image (file, or china/flower/waves)")
@@ -109,7 +118,7 @@ def check_flags(recipe: str, module, args) -> None:
 
     takes = set(recipe_flags(module)) | set(COMMON_FLAGS)
     if "checkpoint_dir" in takes:
-        takes |= set(CHECKPOINT_FLAGS)
+        takes |= set(CHECKPOINT_FLAGS) | set(FIT_FLAGS)
     for dest, flag in RECIPE_FLAGS.items():
         if getattr(args, dest, None) is None:
             continue
@@ -228,6 +237,7 @@ def run(args) -> int:
         while os.path.exists(args.out):  # two runs started in the same second get two directories
             n += 1
             args.out = f"{base}-{n}"
+    _check_bridges(args)
     check_writable("--out", args.out)
     if args.checkpoint_dir is not None:
         check_writable("--checkpoint-dir", args.checkpoint_dir)
@@ -316,6 +326,30 @@ def _stamp_timing(out: str, metrics, clock: _Clock, argv=None) -> None:
         return
     saved["timing"] = timing
     atomic_write_bytes(path, (json.dumps(saved, indent=2) + "\n").encode())
+
+
+def _check_bridges(args) -> None:
+    """``--tensorboard DIR`` and ``--mlflow URI`` checked before any work: the library installed,
+    the folder (or a ``file:`` store's folder) writable."""
+    from ..errors import CLIError
+
+    for flag, dest in (("--tensorboard", "tensorboard"), ("--mlflow", "mlflow")):
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if not value.strip():
+            raise CLIError(f"{flag}: empty {'path' if dest == 'tensorboard' else 'URI'}")
+        from ..experiments import bridges
+
+        module = "tensorboardX" if dest == "tensorboard" else "mlflow"
+        import importlib.util
+
+        if importlib.util.find_spec(module) is None:
+            raise CLIError(f"{flag} needs {module}: {bridges.EXTRAS[dest]}")
+        if dest == "tensorboard":
+            check_writable(flag, value)
+        elif bridges.is_file_uri(value):
+            check_writable(flag, bridges.file_store_path(value))
 
 
 def _check_store(path):

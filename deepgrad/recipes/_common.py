@@ -25,7 +25,8 @@ def fit_options(args, recipe: str, config: dict, seed) -> dict:
     The checkpoint directory and step interval (``--checkpoint-dir``,
     ``--checkpoint-every-steps``), ``--force-resume``, the run's identity (the recipe's
     ``cfg`` with the seed and code version: :func:`deepgrad.train.run.run_config`; a
-    checkpoint of another configuration is refused) and a :class:`~deepgrad.train.DivergenceGuard`.
+    checkpoint of another configuration is refused), a :class:`~deepgrad.train.DivergenceGuard`,
+    and the tracking bridges ``--tensorboard DIR`` and ``--mlflow URI`` (:func:`bridges`).
     """
     from ..train import DivergenceGuard
     from ..train.run import run_config
@@ -34,7 +35,27 @@ def fit_options(args, recipe: str, config: dict, seed) -> dict:
             "checkpoint_every": getattr(args, "checkpoint_every_steps", None),
             "force_resume": bool(getattr(args, "force_resume", False)),
             "run_config": run_config(recipe, config, seed),
-            "callbacks": [DivergenceGuard()] + _tracker(args, recipe) + list(getattr(args, "extra_callbacks", None) or [])}
+            "callbacks": [DivergenceGuard()] + _tracker(args, recipe) + bridges(args, recipe)
+            + list(getattr(args, "extra_callbacks", None) or [])}
+
+
+def bridges(args, recipe: str) -> list:
+    """TensorBoard and MLflow loggers for a recipe run (:mod:`deepgrad.experiments.bridges`):
+    ``--tensorboard DIR`` writes ``DIR/<run>`` (the run's ``--out`` folder name, so that
+    ``tensorboard --logdir DIR`` shows every run), ``--mlflow URI`` logs to the experiment named
+    after the recipe; ``finish`` adds the test metrics, the model file and the plots."""
+    out: list = []
+    run = os.path.basename(os.path.normpath(getattr(args, "out", None) or recipe))
+    if getattr(args, "tensorboard", None):
+        from ..experiments.bridges import TensorBoardLogger
+
+        out.append(TensorBoardLogger(os.path.join(args.tensorboard, run)))
+    if getattr(args, "mlflow", None):
+        from ..experiments.bridges import MLflowLogger
+
+        out.append(MLflowLogger(args.mlflow, experiment=recipe, run_name=run, log_model=False,
+                                tags={"deepgrad.recipe": recipe, "deepgrad.out": getattr(args, "out", None) or ""}))
+    return out
 
 
 def _tracker(args, recipe: str) -> list:
@@ -135,9 +156,14 @@ def finish(out: str, recipe: str, model, history, results: dict, config: dict, s
     metrics["files"] = {"model": "model.safetensors", "history": "history.csv",
                         "plots": [os.path.basename(p) for p in plots]}
     atomic_write_bytes(os.path.join(out, "metrics.json"), (json.dumps(metrics, indent=2, default=_json_default) + "\n").encode())
+    final = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+             and k not in ("seed", "epochs", "params", "predict_ms")}
+    for bridge in getattr(history, "bridges", None) or []:  # --tensorboard, --mlflow: test metrics and files
+        files = [model_path, os.path.join(out, "history.csv"), os.path.join(out, "metrics.json"), *plots]
+        numbers = {k: v for k, v in {**final, "params": metrics["params"], "predict_ms": metrics.get("predict_ms")}.items()
+                   if k not in history.columns()}  # the epochs' numbers are there already
+        bridge.complete(final=numbers, files=files, status=status["status"])
     if tracker is not None:  # the run store: test metrics, the model file and the folder, known only now
-        final = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-                 and k not in ("seed", "epochs", "params", "predict_ms")}
         splits = {k[: -len("_examples")]: {"examples": v} for k, v in config.items() if k.endswith("_examples")}
         tracker.complete(final=final, model_path=model_path, out_dir=out, durations={"wall_s": metrics["wall_time_s"]},
                          splits=config.get("splits") or splits or None)

@@ -58,9 +58,12 @@ def format_logs(logs: dict, keys=None) -> str:
 
 
 class ProgressBar(Callback):
-    """A tqdm bar per epoch on a terminal; one plain line per epoch otherwise (CI logs).
+    """A tqdm bar of the mini-batches per epoch on a terminal; one plain line per epoch otherwise
+    (CI logs, files, pipes: no carriage returns), and also when tqdm is not installed.
 
-    ``stream``: where to write (default ``sys.stderr``); ``tty``: force bar / line mode.
+    ``stream``: where to write (default ``sys.stderr``); ``tty``: force bar (True) or line
+    (False) mode. Bars are drawn with ``leave=None``: each epoch's bar stays on the screen,
+    except under another bar (``deepgrad tune``'s bar of trials), where it goes when done.
     """
 
     def __init__(self, stream=None, tty: bool | None = None, refresh_every: int = 10):
@@ -68,22 +71,15 @@ class ProgressBar(Callback):
         self.tty = tty
         self.refresh_every = refresh_every
         self._bar = None
+        self._t0 = time.perf_counter()
 
     def _out(self):
         return self.stream if self.stream is not None else sys.stderr
 
     def _use_bar(self) -> bool:
-        if self.tty is not None:
-            use = self.tty
-        else:
-            out = self._out()
-            use = hasattr(out, "isatty") and out.isatty()
-        if use:
-            try:
-                import tqdm  # noqa: F401
-            except ImportError:
-                return False
-        return use
+        from .progress import use_bar
+
+        return use_bar(self._out(), self.tty)
 
     def on_train_begin(self, logs):
         self._use = self._use_bar()
@@ -95,7 +91,7 @@ class ProgressBar(Callback):
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=logs.get("steps_per_epoch"), desc=f"epoch {epoch}/{self._epochs}",
-                             file=self._out(), leave=True, dynamic_ncols=True)
+                             file=self._out(), leave=None, dynamic_ncols=True)
 
     def on_batch_end(self, step, logs):
         if self._bar is not None:

@@ -127,6 +127,10 @@ def run_study(recipe: str, trials: int, sampler: str = "random", coarse_to_fine:
     if coarse_to_fine:
         first = math.ceil(trials / 2)
         stages = [("coarse", space, first), ("fine", None, trials - first)]
+    from ..train.progress import Progress
+
+    bar = Progress(total=trials, desc=f"tune {recipe}", unit="trial")  # a bar on a terminal, else a line per trial
+    log, progress = bar.writer(log), [lambda st, tr: bar.update(status=_best_so_far(st))]
     for stage, stage_space, n in stages:
         if n <= 0:
             continue
@@ -135,8 +139,16 @@ def run_study(recipe: str, trials: int, sampler: str = "random", coarse_to_fine:
             print(f"tune {recipe}: fine stage, ranges narrowed around the best trials: "
                   + ", ".join(f"{k} [{_fmt(v['low'])}, {_fmt(v['high'])}]" for k, v in stage_space.items()), file=log)
         study.sampler = _sampler(optuna, sampler, seed + len(study.trials))
-        study.optimize(lambda t, s=stage, sp=stage_space: objective(t, s, sp), n_trials=n, catch=())
+        study.optimize(lambda t, s=stage, sp=stage_space: objective(t, s, sp), n_trials=n, catch=(),
+                       callbacks=progress)
+    bar.close()
     return study
+
+
+def _best_so_far(study) -> str:
+    values = [t.value for t in study.trials if t.state.name == "COMPLETE" and t.value is not None
+              and math.isfinite(t.value)]
+    return f"best dev accuracy {max(values):.4f}" if values else ""
 
 
 def _fmt(v) -> str:
