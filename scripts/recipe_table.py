@@ -51,7 +51,7 @@ HEADLINE: dict[str, list[tuple[str, str, str]]] = {
                     ("majority_test_accuracy", "majority class", "pct")],
     "dates-attention": [("test_exact_match", "exact match", "pct")],
     "dates-transformer": [("test_exact_match", "exact match", "pct"), ("params", "parameters", "int")],
-    "trigger-word": [("test_event_f1", "event F1", "f3"), ("zeros_event_f1", "all-zeros event F1", "f3"),
+    "trigger-word": [("test_event_f1", "event F1", "f3"), ("zeros_test_event_f1", "all-zeros event F1", "f3"),
                      ("test_frame_f1", "frame F1", "f3")],
 }
 SUMMARY_KEYS = ("recipe", "seed", "epochs", "status", "config_hash")
