@@ -448,11 +448,14 @@ def _nested(desc):
 
 def check_architecture(desc, tensors: dict, path="model") -> None:
     """Refuse, before building anything, an architecture far larger than the weights stored
-    with it: any module whose integer arguments multiply to more than 64 times the number of
-    values in the file (plus 65,536), or modules whose products add up to more than that,
-    would allocate memory the file cannot fill (e.g.
-    ``Linear(10**9, 10**9)`` beside a few kilobytes of weights). The exact shapes are then
-    compared after building (``load_model``)."""
+    with it: a module whose two largest integer arguments multiply to more than 64 times the
+    number of values in the file (plus 65,536), or modules whose such products add up to more
+    than that, would allocate memory the file cannot fill (e.g. ``Linear(10**9, 10**9)``
+    beside a few kilobytes of weights). Two arguments, not all of them: a layer's weights hold
+    at least the product of its two largest sizes (``Linear(a, b)``: a*b, ``Conv2d(c, d, k)``:
+    c*d*k*k, ``Embedding(n, d)``: n*d), while the product of every setting of a whole model
+    (``TriggerModel(40, 96, 64, 15, 4)``) says nothing about its size. The exact shapes are
+    then compared after building (``load_model``)."""
     total = sum(int(np.asarray(v).size) for v in tensors.values())
     limit = 64 * total + 65536
     stack, spent = [desc], 0
@@ -460,13 +463,12 @@ def check_architecture(desc, tensors: dict, path="model") -> None:
         d = stack.pop()
         if not isinstance(d, dict):
             raise ModelFileError(f"{path}: damaged architecture entry {d!r}")
-        size = 1
-        for v in _module_ints(d):
-            size *= max(abs(v), 1)
+        ints = sorted((max(abs(v), 1) for v in _module_ints(d)), reverse=True)[:2]
+        size = int(np.prod(ints, dtype=object)) if ints else 1  # Python ints: no overflow
         spent += size  # over the whole architecture: many modules cannot add up to a bomb either
         if size > limit or spent > limit:
             args = ", ".join(str(a) for a in d.get("args", []))
             raise ModelFileError(
                 f"{path}: the architecture asks for {d.get('class', '?').rpartition('.')[2]}({args}) "
-                f"(arguments multiplying to {size}) but the weights in the file hold only {total} values; not building it")
+                f"(its two largest arguments multiplying to {size}) but the weights in the file hold only {total} values; not building it")
         stack.extend(_nested(d))

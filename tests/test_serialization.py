@@ -196,3 +196,27 @@ def test_architecture_far_larger_than_its_weights_is_refused_before_building(tmp
 
     save_model(fashion_resnet(32, (2, 2)), tmp_path / "r.safetensors")
     load_model(tmp_path / "r.safetensors")
+
+
+def test_every_recipe_model_loads_back_through_the_size_guard(tmp_path):
+    """The guard looks at a module's two largest integer arguments: a whole model whose many
+    settings multiply to a large number (TriggerModel(40, 96, 64, 15, 4) -> 14,745,600, more than
+    64x its 114,017 weights) is not a bomb, and every recipe's model loads back from its file."""
+    from deepgrad.recipes.trigger_word import TriggerModel
+    from deepgrad.serialization import load_model, save_model
+    from deepgrad.text.lm import RNNLanguageModel
+    from deepgrad.text.seq2seq import DateTranslator, TransformerTranslator
+    from deepgrad.vision.detection import YOLO, Localizer
+    from deepgrad.vision.segmentation import UNet
+    from deepgrad.vision.verification import EmbeddingNet
+
+    models = [TriggerModel(), Localizer(), YOLO(), UNet(), EmbeddingNet(), RNNLanguageModel(60),
+              DateTranslator(60, padding_idx=0), TransformerTranslator(59, 14, padding_idx=0),
+              TransformerTranslator(59, 66, padding_idx=0)]
+    for i, m in enumerate(models):
+        path = tmp_path / f"m{i}.safetensors"
+        save_model(m, path)
+        back = load_model(path)
+        assert type(back) is type(m)
+        for k, v in m.state_dict().items():
+            np.testing.assert_array_equal(np.asarray(back.state_dict()[k]), np.asarray(v), err_msg=f"{type(m).__name__} {k}")
