@@ -169,7 +169,7 @@ results.add("parameters of DateTranslator", ours=n_params(model), note=f"embeddi
 # %% [markdown]
 # ## Training
 #
-# Cross-entropy summed over the 10 output characters (averaged), Adam at the course's
+# Cross-entropy averaged over the 10 output characters of every date, Adam at the course's
 # 0.005, the learning rate halved when dev exact match stalls for 2 epochs; the weights of
 # the epoch best on dev are kept.
 

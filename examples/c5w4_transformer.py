@@ -205,7 +205,9 @@ results.add("scaled dot-product attention: the course's NumPy vs F.scaled_dot_pr
 #     out  = LayerNorm(out1 + Dropout(FFN(out1)))
 #
 # PyTorch's post-norm layer is the same with dropout also on the attention's output and
-# between the two linear layers; in evaluation every dropout is the identity. (The course's
+# between the two linear layers; the hand-built layer has those two as well, so that the
+# two layers can be compared in training mode too (in evaluation every dropout is the
+# identity). (The course's
 # Keras `MultiHeadAttention(num_heads, key_dim=d)` gives each head the full width d;
 # PyTorch's splits d among the heads. The hand-built layer uses PyTorch's, as deepgrad
 # does.) The layer norms use the course's epsilon, 1e-6.
