@@ -26,6 +26,7 @@ NEEDS_FASHION |= {"c4w2_resnets", "c4w2_mobilenet", "c4w2_augmentation"}
 NEEDS_FASHION |= {"c4w4_face_recognition"}
 NEEDS_FASHION |= {"c3_case_study", "c2w3_tuning"}
 NEEDS_ESPEAK = {"c5w3_trigger_word"}  # speaks its words with espeak-ng (CI installs it with scripts/get-data.sh)
+NEEDS_DATES = {"c5w3_nmt_dates"}  # writes its dates with faker and babel (pip install -e ".[dates]")
 TIMEOUT_S = 300  # generous: the test machine may be busy
 
 
@@ -48,6 +49,9 @@ def run_example(name: str, out: Path) -> tuple[dict, str]:
         pytest.importorskip("optuna")  # the tune extra
     if name in NEEDS_ESPEAK and shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng not installed (apt-get install espeak-ng, or bash scripts/get-data.sh)")
+    if name in NEEDS_DATES:
+        pytest.importorskip("faker")
+        pytest.importorskip("babel")
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0")
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out", str(out)],
@@ -82,7 +86,8 @@ def _tables():
 WITH_RESULTS = ["c1w2_logistic_regression", "c1w3_planar", "c1w4_deep_network", "c2w1_gradient_checking",
                 "c2w1_initialization", "c2w1_regularization", "c2w2_optimization", "c2w3_batchnorm_softmax",
                 "c4w1_convolution_application", "c4w1_convolution_step_by_step", "c4w2_mobilenet", "c4w2_resnets",
-                "c4w2_transfer_learning", "c4w2_augmentation", "c2w3_tuning", "c3_case_study"]
+                "c4w2_transfer_learning", "c4w2_augmentation", "c2w3_tuning", "c3_case_study", "c5w3_nmt_dates",
+                "c5w4_transformer"]
 
 
 def test_readme_tables_are_generated_from_the_result_files():
@@ -626,3 +631,59 @@ def check_c5w3_trigger(res, tmp_path):
 
 
 CHECKS["c5w3_trigger_word"] = check_c5w3_trigger
+
+
+# ----- course 5, weeks 3-4: date translation with attention, the transformer from its parts ------------
+def check_c5w3_nmt(res, tmp_path):
+    # the course's one step of attention (NumPy, Dense over [a; s_prev], ReLU energy) is nn.AdditiveAttention,
+    # and the model's split form W_s s + W_a a_t is the same Dense
+    assert ours(res, "one step of attention") < 1e-12
+    assert ours(res, "the model's split form") < 1e-12
+    assert ours(res, "parameters of the course's layers") == 52960  # Keras's count, from the layers built here
+    assert ours(res, "parameters of DateTranslator") == 54079
+    assert ours(res, "output characters") == 11 and ours(res, "output length") == 10
+    h = res["history"]
+    assert len(h) == 6 and h[-1]["train_loss"] < h[0]["train_loss"] / 3  # --quick: 4,000 dates, 6 epochs
+    em, chars = ours(res, "test exact match"), ours(res, "test per-character accuracy")
+    assert 0.3 < em <= chars and chars > 0.9  # (66% exact, 96% per character when written)
+    n_test = int(ours(res, "dates: train / dev / test").split(" / ")[2].replace(",", ""))
+    assert len(res["test_errors"]) == round((1 - em) * n_test)
+    assert all(e["output"] != e["target"] for e in res["test_errors"])
+    assert ours(res, "beam search (width 3) gives the greedy output") == "200 of 200"  # greedy is exact here
+    ya = res["year_attention"]  # the year outputs look at the year's digits
+    assert ya["inputs"] > 300 and ya["share"] > 0.8 and ya["share"] > 2 * ya["uniform"]
+    assert ours(res, "'3 May 1979'") == res["course_examples"]["3 May 1979"]
+    assert all(len(o) == 10 for o in res["course_examples"].values())
+    _pictures(tmp_path, "attention.png")
+
+
+def check_c5w4_transformer(res, tmp_path):
+    assert ours(res, "positional encoding: the course's NumPy") < 1e-12
+    assert ours(res, "PE(p) . PE(p + k) varies") < 1e-9  # the dot product depends on the distance only
+    assert ours(res, "|PE(p)|^2") == pytest.approx(256.0)
+    assert ours(res, "softmax weight left on padding") < 1e-12
+    assert res["padding_mask"] == [[1, 1, 0, 0, 1], [1, 1, 1, 0, 0], [0, 0, 0, 1, 1]]  # the course's example
+    assert ours(res, "scaled dot-product attention: the course's NumPy") < 1e-12
+    # the encoder layer assembled by hand is nn.TransformerEncoderLayer with the same weights (float64)
+    for prefix in ("encoder layer by hand vs nn.TransformerEncoderLayer: output",
+                   "encoder layer by hand vs nn.TransformerEncoderLayer: input gradient",
+                   "in training mode, with dropout"):
+        assert ours(res, prefix) < 1e-12, prefix
+    assert ours(res, "words' outputs after the padding is replaced") < 1e-12  # padding is ignored
+    assert ours(res, "look-ahead mask: word 3 changed") < 1e-12 < 1e-3 < res["look_ahead_least_change"]
+    if res["torch"]:
+        assert ours(res, "encoder layer by hand vs torch.nn.TransformerEncoderLayer: output") < 1e-10
+        assert ours(res, "encoder layer by hand vs torch.nn.TransformerEncoderLayer: input gradient") < 1e-10
+    else:
+        assert not [r for r in res["figures"] if "torch." in r["what"]]
+    # the order task: the positional encoding is what lets the encoder see word order
+    acc, flips = res["accuracy"], res["flips"]
+    assert flips["without positional encoding"] == 0  # a bag of words: swapping A and B changes no prediction
+    assert 0.4 < acc["without positional encoding"] < 0.6
+    assert acc["with positional encoding"] > 0.7 and flips["with positional encoding"] > 0.3  # --quick: 400 steps
+    losses = res["losses"]["with positional encoding"]
+    assert sum(losses[-20:]) < sum(losses[:20]) * 0.8
+    _pictures(tmp_path, "positional_encoding.png", "order_task.png")
+
+
+CHECKS.update({"c5w3_nmt_dates": check_c5w3_nmt, "c5w4_transformer": check_c5w4_transformer})
