@@ -268,7 +268,8 @@ def run_distributed(recipe: str, trials: int, *, dask: str | None = None, worker
 
         n_workers = len(client.scheduler_info().get("workers", {}))
         print(f"tune {recipe}: study {name} in {shown_url(storage)}, {trials} trials on {n_workers} Dask worker"
-              + ("s" if n_workers != 1 else "") + f" ({client.scheduler.address})", file=log)
+              + ("s" if n_workers != 1 else "") + f" ({client.scheduler.address})"
+              + ("; no worker is connected yet: the trials wait for one" if not n_workers else ""), file=log)
         bar = Progress(total=trials, desc=f"tune {recipe}", unit="trial")
         out_log = bar.writer(log)
         slot = 0
@@ -287,15 +288,23 @@ def run_distributed(recipe: str, trials: int, *, dask: str | None = None, worker
                                      key=f"deepgrad-tune-{spec['batch']}-{slot + i}", pure=False, retries=2)
                        for i in range(n)]
             slot += n
+            failed: list[str] = []
             for future in distributed.as_completed(futures):
                 try:
                     line = future.result()["line"]
                 except Exception as e:  # noqa: BLE001 - the slot's task itself failed (its workers died, ...)
-                    first = (str(e).strip().splitlines() or [""])[0]
-                    line = f"tune {recipe}: a trial's task failed ({type(e).__name__}: {first})"
+                    failed.append(f"{type(e).__name__}: {' '.join(str(e).split())[:300]}")
+                    line = f"tune {recipe}: a trial's task failed on the workers ({failed[-1]})"
                 print(line, file=out_log)
                 study = optuna.load_study(study_name=name, storage=db)
                 bar.update(status=_best(study))
+            if failed and len(failed) == n:  # nothing ran: the workers cannot run deepgrad's tasks
+                where = (f"--dask {dask}" if dask is not None else f"--workers {workers}" if workers is not None
+                         else "the Dask workers")
+                raise CLIError(f"{where}: no trial ran on the workers ({failed[0]}); is this deepgrad, with its "
+                               "'dist' extra, installed where the scheduler and every worker run?")
+            if failed:
+                print(f"tune {recipe}: {len(failed)} of {n} trials' tasks failed on the workers", file=out_log)
         bar.close()
     finally:
         for thing in own:

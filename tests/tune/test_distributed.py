@@ -160,25 +160,30 @@ def test_a_worker_killed_mid_trial_loses_no_finished_trial(postgres, cluster, tm
 
     thread = threading.Thread(target=tune, daemon=True)
     thread.start()
-    killed = None
+    killed, seen_done = None, False
     deadline = time.monotonic() + 60
     while killed is None and time.monotonic() < deadline and thread.is_alive():
         time.sleep(0.05)
         if not os.path.exists(store):
             continue
+        # the finished trials first, then the run store, then the kill at once: the run seen
+        # running is still running when its process dies
+        if seen_done:
+            now = optuna.load_study(study_name=name, storage=storage_url(postgres))
+            before = {t.number: (t.state, t.value) for t in now.trials if t.state.is_finished()}
         try:
             with sqlite3.connect(store, timeout=10) as db:
                 done = db.execute("SELECT COUNT(*) FROM runs WHERE status = 'ok'").fetchone()[0]
-                running = db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+                running = db.execute("SELECT id, pid FROM runs WHERE status = 'running' "
+                                     "ORDER BY created DESC").fetchall()
         except sqlite3.OperationalError:  # the store is being created
             continue
-        if done >= 1 and running:
+        if seen_done and running:
             run_id, pid = running[0]
             assert pid in worker_pids and pid != os.getpid()
-            now = optuna.load_study(study_name=name, storage=storage_url(postgres))
-            before = {t.number: (t.state, t.value) for t in now.trials if t.state.is_finished()}
             os.kill(pid, signal.SIGKILL)
             killed = run_id
+        seen_done = done >= 1
     assert killed is not None, "no trial was seen running after another had finished"
     thread.join(120)
     assert not thread.is_alive(), "the study did not complete after the worker was killed"
