@@ -60,7 +60,9 @@ def run(args) -> int:
             raise CLIError("--dask: the study needs a database every worker reaches (--storage postgresql://...), "
                            "not a SQLite file")
     try:  # the study's storage, opened before any work: a bad URL or file is one line
-        optuna.storages.RDBStorage(storage)
+        # a database host that does not answer: libpq's connect_timeout, not the system's minutes
+        kwargs = {"connect_args": {"connect_timeout": 10}} if storage.startswith("postgresql+") else {}
+        optuna.storages.RDBStorage(storage, engine_kwargs=kwargs)
     except Exception as e:  # noqa: BLE001 - SQLAlchemy's and Optuna's errors, one line
         from .distributed import shown_url
 
