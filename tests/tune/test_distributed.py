@@ -226,3 +226,14 @@ def test_bad_scheduler_or_database_is_one_line(postgres, tmp_path, capsys, monke
         assert len(err.splitlines()) == 1 and message in err, err
         assert "secret" not in err
     assert not list(tmp_path.glob("runs/tune-*/trial-*")), "a trial ran"
+
+
+def test_storage_urls_name_the_installed_driver_and_hide_passwords():
+    pytest.importorskip("psycopg2", reason="the PostgreSQL driver psycopg2 is absent: pip install 'deepgrad[dist]'")
+    from deepgrad.tune.distributed import shown_url
+
+    assert storage_url("postgresql://u:pw@db.example:5432/optuna") == "postgresql+psycopg2://u:pw@db.example:5432/optuna"
+    assert storage_url("postgres://u@db/optuna") == "postgresql+psycopg2://u@db/optuna"
+    for given in ("postgresql+psycopg://u@db/optuna", "sqlite:///runs/tune.sqlite", "mysql://u@db/optuna"):
+        assert storage_url(given) == given
+    assert shown_url("postgresql://u:pw@db/optuna") == "postgresql://u:***@db/optuna"
