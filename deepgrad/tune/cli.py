@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     where.add_argument("--dask", metavar="tcp://HOST:PORT", default=None,
                        help="run the trials on the workers of this Dask scheduler (needs a --storage every worker "
                             "reaches, e.g. postgresql://...)")
-    where.add_argument("--workers", type=_int_at_least(1), default=None,
+    where.add_argument("--workers", metavar="N", type=_int_at_least(1), default=None,
                        help="run the trials on a local Dask cluster of N worker processes (one thread each)")
 
 
