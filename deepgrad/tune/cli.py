@@ -23,6 +23,12 @@ def add_parser(sub) -> None:
                                                "(default runs/tune-STUDY)")
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="the recipe's seed in every trial, and the sampler's")
     p.add_argument("--store", default=None, help="the run store the trials are recorded in (default: the usual one)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--dask", metavar="tcp://HOST:PORT", default=None,
+                       help="run the trials on the workers of this Dask scheduler (needs a --storage every worker "
+                            "reaches, e.g. postgresql://...)")
+    where.add_argument("--workers", metavar="N", type=_int_at_least(1), default=None,
+                       help="run the trials on a local Dask cluster of N worker processes (one thread each)")
 
 
 def run(args) -> int:
@@ -43,14 +49,38 @@ def run(args) -> int:
     from .study import default_storage
 
     args.store = _check_store(args.store)  # the run store, opened once before any work
-    storage = args.storage or default_storage(args.recipe)
+    from .distributed import storage_url
+
+    given = args.storage or default_storage(args.recipe)
+    storage = storage_url(given)
+    dask_address = getattr(args, "dask", None)
+    workers = getattr(args, "workers", None)
+    if dask_address is not None:
+        if storage.startswith("sqlite"):
+            raise CLIError("--dask: the study needs a database every worker reaches (--storage postgresql://...), "
+                           "not a SQLite file")
     try:  # the study's storage, opened before any work: a bad URL or file is one line
-        optuna.storages.RDBStorage(storage)
+        # a database host that does not answer: libpq's connect_timeout, not the system's minutes
+        kwargs = {"connect_args": {"connect_timeout": 10}} if storage.startswith("postgresql+") else {}
+        optuna.storages.RDBStorage(storage, engine_kwargs=kwargs)
     except Exception as e:  # noqa: BLE001 - SQLAlchemy's and Optuna's errors, one line
-        raise CLIError(f"--storage {storage}: cannot open ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    study = run_study(args.recipe, args.trials, sampler=args.sampler, coarse_to_fine=args.coarse_to_fine,
-                      epochs=args.epochs, quick=args.quick, storage=storage, out=out, seed=args.seed,
-                      store=args.store)
+        from .distributed import shown_url
+
+        lines = str(e).strip().splitlines() or [""]
+        raise CLIError(f"--storage {shown_url(given)}: cannot open ({type(e).__name__}: {lines[0]})") from None
+    if dask_address is not None or workers is not None:
+        from .distributed import _dask, check_scheduler, run_distributed
+
+        _dask()
+        if dask_address is not None:
+            dask_address = check_scheduler(dask_address)
+        study = run_distributed(args.recipe, args.trials, dask=dask_address, workers=workers, sampler=args.sampler,
+                                coarse_to_fine=args.coarse_to_fine, epochs=args.epochs, quick=args.quick,
+                                storage=storage, out=out, seed=args.seed, store=args.store)
+    else:
+        study = run_study(args.recipe, args.trials, sampler=args.sampler, coarse_to_fine=args.coarse_to_fine,
+                          epochs=args.epochs, quick=args.quick, storage=storage, out=out, seed=args.seed,
+                          store=args.store)
     from .report import best_trial, results_table, write_best_config, write_plots
 
     print(results_table(study))
