@@ -50,7 +50,10 @@ HEADLINE: dict[str, list[tuple[str, str, str]]] = {
     "gloss-topic": [("v1_test_accuracy", "averaged embeddings", "pct"), ("v2_test_accuracy", "LSTM", "pct"),
                     ("majority_test_accuracy", "majority class", "pct")],
     "dates-attention": [("test_exact_match", "exact match", "pct")],
-    "dates-transformer": [("test_exact_match", "exact match", "pct"), ("params", "parameters", "int")],
+    "dates-transformer": [("test_exact_match", "exact match", "pct"), ("test_exact_match_beam", "with beam search", "pct"),
+                          ("params", "parameters", "int")],
+    "dates-words": [("test_exact_match", "exact match", "pct"), ("test_bleu", "BLEU", "f3"),
+                    ("test_bleu_beam", "BLEU with beam search", "f3")],
     "trigger-word": [("test_event_f1", "event F1", "f3"), ("zeros_test_event_f1", "all-zeros event F1", "f3"),
                      ("test_frame_f1", "frame F1", "f3")],
 }

@@ -23,6 +23,7 @@ RECIPES: dict[str, str] = {
     "style-transfer": "deepgrad.recipes.style_transfer",
     "word2vec": "deepgrad.recipes.word2vec", "glove": "deepgrad.recipes.glove", "gloss-topic": "deepgrad.recipes.gloss_topic",
     "dates-attention": "deepgrad.recipes.dates_attention",
+    "dates-transformer": "deepgrad.recipes.dates_transformer", "dates-words": "deepgrad.recipes.dates_transformer",
     "char-lm": "deepgrad.recipes.char_lm",
     "trigger-word": "deepgrad.recipes.trigger_word",
 }

@@ -204,3 +204,45 @@ def parse_iso(s: str) -> _dt.date | None:
         return _dt.date.fromisoformat(s) if len(s) == TARGET_LENGTH else None
     except ValueError:
         return None
+
+
+# ----- dates written out in words (the dates-words translation task) ------------------------
+_ONES = ("", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth", "nine": "ninth",
+            "twelve": "twelfth", "twenty": "twentieth", "thirty": "thirtieth"}
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+
+
+def _number(n: int) -> str:
+    """0 < n < 100 in words: 7 -> "seven", 42 -> "forty two"."""
+    return _ONES[n] if n < 20 else (_TENS[n // 10] + (" " + _ONES[n % 10] if n % 10 else ""))
+
+
+def _ordinal(n: int) -> str:
+    """1 <= n <= 31 as an ordinal: "first", "twenty second", "thirtieth"."""
+    *head, last = _number(n).split()
+    return " ".join(head + [_ORDINAL.get(last, last + "th")])
+
+
+def _year(y: int) -> str:
+    """A year of 1000-2099 as it is spoken: 1979 "nineteen seventy nine", 1905 "nineteen oh five",
+    2000 "two thousand", 2007 "two thousand seven", 2019 "twenty nineteen"."""
+    if not 1000 <= y <= 2099:
+        raise ValueError(f"in_words: year {y} is outside 1000-2099")
+    hi, lo = divmod(y, 100)
+    if y == 2000:
+        return "two thousand"
+    if 2000 < y < 2010:
+        return "two thousand " + _ONES[lo]
+    if lo == 0:
+        return _number(hi) + " hundred"
+    return _number(hi) + " " + (_number(lo) if lo >= 10 else "oh " + _ONES[lo])
+
+
+def in_words(date: _dt.date) -> str:
+    """The date written out in English words, lower case, the way it is read aloud:
+    1979-05-03 -> "the third of may nineteen seventy nine" (6 to 8 words for 1950-2049; the target of ``dates-words``)."""
+    return f"the {_ordinal(date.day)} of {MONTHS[date.month - 1]} {_year(date.year)}"
