@@ -25,3 +25,17 @@ def mlp(nn, sizes):
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
+
+
+def rss_kb() -> int:
+    """This process's resident set now, in KiB (Linux)."""
+    import os
+
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def hwm_kb() -> int:
+    """This process's peak resident set so far (VmHWM), in KiB (Linux)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from bench_common import hwm_kb, rss_kb  # the script's folder is on sys.path
+
 IN_VOCAB, OUT_VOCAB, OUT_LEN, EMBED, ENC, DEC, ATTN, BATCH, T = 60, 11, 10, 32, 32, 64, 10, 100, 40
 
 
@@ -112,22 +114,12 @@ def build(lib: str):
     return step
 
 
-def _rss_kb() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def _hwm_kb() -> int:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-
-
 def memory_child(lib: str) -> None:
     step = build(lib)
-    built = _rss_kb()
+    built = rss_kb()
     for _ in range(2):
         step()
-    print(json.dumps({"peak_step_mb": round(max(_hwm_kb() - built, 0) / 1024, 1)}))
+    print(json.dumps({"peak_step_mb": round(max(hwm_kb() - built, 0) / 1024, 1)}))
 
 
 def main(argv=None):

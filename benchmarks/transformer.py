@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from bench_common import hwm_kb, rss_kb  # the script's folder is on sys.path
+
 D_MODEL, NHEAD, LAYERS, FF, SEQ, BATCH, CLASSES = 128, 4, 2, 512, 64, 32, 10
 
 
@@ -64,23 +66,13 @@ def build(lib: str, dropout: float):
     return step
 
 
-def _rss_kb() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def _hwm_kb() -> int:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-
-
 def memory_child(lib: str, dropout: float) -> None:
     step = build(lib, dropout)
-    built = _rss_kb()
+    built = rss_kb()
     for _ in range(2):  # cold: the first steps, first-use allocations (BLAS buffers, caches) included
         step()
-    cold = _hwm_kb() - built
-    base = _rss_kb()
+    cold = hwm_kb() - built
+    base = rss_kb()
     try:  # reset the high-water mark to the current size (Linux >= 4.0)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -88,7 +80,7 @@ def memory_child(lib: str, dropout: float) -> None:
         pass
     for _ in range(3):
         step()
-    peak = _hwm_kb()
+    peak = hwm_kb()
     out = {"peak_step_mb": round(max(cold, 0) / 1024, 1), "warm_step_extra_mb": round(max(peak - base, 0) / 1024, 1),
            "retained_after_warmup_mb": round(max(base - built, 0) / 1024, 1)}
     if lib == "deepgrad":  # NumPy's own allocations in one step (BLAS buffers and allocator slack excluded)

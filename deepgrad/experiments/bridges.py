@@ -38,6 +38,7 @@ it is printed once on stderr and kept in ``logger.error``. A missing library is 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -142,6 +143,16 @@ def _summary_writer():
     return SummaryWriter
 
 
+_EVENT_FILES = itertools.count()
+
+
+def _event_suffix() -> str:
+    """A suffix that makes each event file's name unique: tensorboardX names a file by the
+    second it was opened and the host, so two writers opened in the same second in one folder
+    (training, then the final metrics) would write the same file, the second erasing the first."""
+    return f".{os.getpid()}.{next(_EVENT_FILES)}"
+
+
 class TensorBoardLogger(_Bridge):
     """Writes TensorBoard event files in ``log_dir`` (see the module's documentation for the layout).
 
@@ -168,7 +179,7 @@ class TensorBoardLogger(_Bridge):
         w = self.writers.get(split)
         if w is None:
             w = self.writers[split] = self.writer_class(os.path.join(self.log_dir, split), flush_secs=self.flush_secs,
-                                                       purge_step=self._purge_step)
+                                                       purge_step=self._purge_step, filename_suffix=_event_suffix())
         return w
 
     def _begin(self, logs: dict) -> None:
@@ -222,7 +233,8 @@ class TensorBoardLogger(_Bridge):
         step = len(getattr(self.trainer, "history", []) or []) if hasattr(self, "trainer") else 0
 
         def write():
-            w = self.writer_class(os.path.join(self.log_dir, "train"), flush_secs=self.flush_secs)
+            w = self.writer_class(os.path.join(self.log_dir, "train"), flush_secs=self.flush_secs,
+                                  filename_suffix=_event_suffix())
             try:
                 for k, v in numbers.items():
                     w.add_scalar(f"final/{k}", v, step)

@@ -199,3 +199,35 @@ def set_aside_previous(out: str) -> str | None:
     for f in present:
         os.replace(os.path.join(out, f), os.path.join(dest, f))
     return dest
+
+
+def train_epoch(history, epoch: int, order, batch_size: int, loss_of, opt, clip=None, after_step=None):
+    """One epoch of a recipe's own training loop: for each mini-batch of the index array
+    ``order``, ``loss_of(idx)``, backward, optional gradient clipping (``clip=(params,
+    max_norm)``), the optimizer's step and ``after_step()`` (e.g. a per-step scheduler).
+    The first loss is kept as ``history.initial_loss``. A loss that is not finite stops the
+    run before its backward: ``history.stop_reason`` names the epoch and batch, and the
+    function returns None; otherwise the list of the batches' losses."""
+    import numpy as np
+
+    from ..nn.utils import clip_grad_norm_
+
+    clip_params = list(clip[0]) if clip is not None else []  # a generator would be spent after one step
+    losses: list[float] = []
+    for i in range(0, len(order), batch_size):
+        loss = loss_of(order[i:i + batch_size])
+        v = float(loss.data)
+        if not np.isfinite(v):
+            history.stop_reason = f"NaNGuard: training loss {v} at epoch {epoch}, batch {i // batch_size}"
+            return None
+        if history.initial_loss is None:
+            history.initial_loss = v
+        opt.zero_grad()
+        loss.backward()
+        if clip is not None:
+            clip_grad_norm_(clip_params, clip[1])
+        opt.step()
+        if after_step is not None:
+            after_step()
+        losses.append(v)
+    return losses

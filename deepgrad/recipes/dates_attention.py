@@ -43,11 +43,10 @@ def run(args) -> dict:
     from .. import optim
     from ..autograd import no_grad
     from ..nn import functional as F
-    from ..nn.utils import clip_grad_norm_
     from ..text import dates as D
     from ..text.seq2seq import DateTranslator, plot_attention, translate
     from ..train.history import History
-    from ._common import finish, out_dir, setting
+    from ._common import finish, out_dir, setting, train_epoch
 
     t0 = time.perf_counter()
     recipe = "dates-attention"
@@ -98,22 +97,9 @@ def run(args) -> dict:
     for epoch in range(1, cfg["epochs"] + 1):
         te = time.perf_counter()
         order = rng.permutation(len(xtr))
-        losses = []
-        for i in range(0, len(order), bs):
-            idx = order[i:i + bs]
-            loss = loss_on(xtr[idx], ytr[idx], ltr[idx])
-            v = float(loss.data)
-            if not np.isfinite(v):
-                history.stop_reason = f"NaNGuard: training loss {v} at epoch {epoch}, batch {i // bs}"
-                break
-            if history.initial_loss is None:
-                history.initial_loss = v
-            opt.zero_grad()
-            loss.backward()
-            clip_grad_norm_(model.parameters(), cfg["clip_norm"])
-            opt.step()
-            losses.append(v)
-        if history.stop_reason:
+        losses = train_epoch(history, epoch, order, bs, lambda idx: loss_on(xtr[idx], ytr[idx], ltr[idx]), opt,
+                             clip=(list(model.parameters()), cfg["clip_norm"]))
+        if losses is None:  # a loss that is not finite: history.stop_reason says where
             break
         dev_loss, dev_em, dev_chars, _ = evaluate("dev")
         sched.step(dev_em)

@@ -128,12 +128,11 @@ def run(args) -> dict:
     from .. import optim
     from ..autograd import no_grad
     from ..nn import functional as F
-    from ..nn.utils import clip_grad_norm_
     from ..text import dates as D
     from ..text.bleu import corpus_bleu
     from ..text.seq2seq import TransformerTranslator, plot_attention, transformer_beam, transformer_greedy
     from ..train.history import History
-    from ._common import config_overrides, finish, out_dir, setting
+    from ._common import config_overrides, finish, out_dir, setting, train_epoch
 
     t0 = time.perf_counter()
     recipe = getattr(args, "recipe", None) or "dates-transformer"
@@ -215,23 +214,10 @@ def run(args) -> dict:
     for epoch in range(1, cfg["epochs"] + 1):
         te = time.perf_counter()
         order = rng.permutation(len(x_tr))
-        losses = []
-        for i in range(0, len(order), bs):
-            idx = order[i:i + bs]
-            loss = loss_on(x_tr[idx], l_tr[idx], tin_tr[idx], tout_tr[idx])
-            v = float(loss.data)
-            if not np.isfinite(v):
-                history.stop_reason = f"NaNGuard: training loss {v} at epoch {epoch}, batch {i // bs}"
-                break
-            if history.initial_loss is None:
-                history.initial_loss = v
-            opt.zero_grad()
-            loss.backward()
-            clip_grad_norm_(model.parameters(), cfg["clip_norm"])
-            opt.step()
-            sched.step()
-            losses.append(v)
-        if history.stop_reason:
+        losses = train_epoch(history, epoch, order, bs,
+                             lambda idx: loss_on(x_tr[idx], l_tr[idx], tin_tr[idx], tout_tr[idx]), opt,
+                             clip=(list(model.parameters()), cfg["clip_norm"]), after_step=sched.step)
+        if losses is None:  # a loss that is not finite: history.stop_reason says where
             break
         dl = dev_loss()
         dev_em, _ = evaluate("dev")

@@ -82,7 +82,7 @@ def run(args) -> dict:
     from ..audio import trigger as T
     from ..audio.synth import require_espeak
     from ..train.history import History
-    from ._common import config_overrides, finish, out_dir, setting
+    from ._common import config_overrides, finish, out_dir, setting, train_epoch
 
     t0 = time.perf_counter()
     recipe = "trigger-word"
@@ -127,21 +127,9 @@ def run(args) -> dict:
     for epoch in range(1, cfg["epochs"] + 1):
         te = time.perf_counter()
         order = rng.permutation(len(xtr))
-        losses = []
-        for i in range(0, len(order), bs):
-            idx = order[i:i + bs]
-            loss = F.binary_cross_entropy_with_logits(model(dg.tensor(xtr[idx])), dg.tensor(ytr[idx]))
-            v = float(loss.data)
-            if not np.isfinite(v):
-                history.stop_reason = f"NaNGuard: training loss {v} at epoch {epoch}, batch {i // bs}"
-                break
-            if history.initial_loss is None:
-                history.initial_loss = v
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(v)
-        if history.stop_reason:
+        losses = train_epoch(history, epoch, order, bs, lambda idx: F.binary_cross_entropy_with_logits(
+            model(dg.tensor(xtr[idx])), dg.tensor(ytr[idx])), opt)
+        if losses is None:  # a loss that is not finite: history.stop_reason says where
             break
         p_dev = predict(model, sets["dev"].x)
         eps = 1e-7

@@ -238,6 +238,25 @@ def test_a_failing_store_warns_once_and_training_goes_on(tmp_path, mlflow_client
     assert capsys.readouterr().err.count("MLflowLogger") == 1
 
 
+def test_final_metrics_in_the_same_second_keep_the_epochs(tmp_path, monkeypatch):
+    """tensorboardX names an event file by the second and the host: the final metrics' writer,
+    opened in the same second as training's (a fast run), must not overwrite its file."""
+    pytest.importorskip("tensorboardX")
+    import types
+
+    from tensorboardX import event_file_writer
+
+    from deepgrad.experiments.bridges import TensorBoardLogger
+
+    monkeypatch.setattr(event_file_writer, "time", types.SimpleNamespace(time=lambda: 1764000000.25))
+    logger = TensorBoardLogger(tmp_path / "tb", histograms=False)
+    _, history = _fit([logger], epochs=3)
+    logger.complete({"test_accuracy": 0.75})
+    acc = _accumulator(tmp_path / "tb" / "train")
+    assert [e.value for e in acc.Scalars("epoch_loss")] == pytest.approx(history["train_loss"], rel=1e-6)
+    assert [e.value for e in acc.Scalars("final/test_accuracy")] == [0.75]
+
+
 # ----- deepgrad run --tensorboard DIR --mlflow URI -------------------------------------------------
 def test_recipe_run_writes_both(tmp_path, monkeypatch, capsys, mlflow_client):
     pytest.importorskip("tensorboardX")
