@@ -70,3 +70,32 @@ def test_equals_sacrebleu(data, n_refs, smooth, effective_order):
     s_got = sentence_bleu(hyps[0], refs[0], smooth_method=method, smooth_value=value,
                           effective_order=effective_order)
     assert s_got == pytest.approx(s_expect, rel=1e-9, abs=1e-12)
+
+
+#: real outputs: the eight wrong test sentences of the `dates-words` default run (seed 0; its errors.txt),
+#: each with its reference, and two it got right
+REAL = [
+    ("the nineteenth of may nineteen seventy eight", "the nineteenth of may nineteen eighty seven"),
+    ("the fourth of august nineteen sixty seven", "the fourth of august nineteen seventy six"),
+    ("the thirtieth of september twenty thirty four", "the thirtieth of september twenty forty three"),
+    ("the twenty first of march twenty twelve", "the twenty first of march twenty twenty one"),
+    ("the eighteenth of january two thousand four", "the eighteenth of january twenty forty"),
+    ("the tenth of june twenty ten", "the tenth of june two thousand one"),
+    ("the twenty seventh of april nineteen fifty seven", "the twenty seventh of april nineteen seventy five"),
+    ("the sixth of september twenty twelve", "the sixth of september twenty twenty one"),
+    ("the third of may nineteen seventy nine", "the third of may nineteen seventy nine"),
+    ("the first of january two thousand", "the first of january two thousand"),
+]
+
+
+@pytest.mark.parametrize("smooth", ["none", "exp", "floor", "add-k"])
+def test_equals_sacrebleu_on_real_outputs(smooth):
+    metrics = pytest.importorskip("sacrebleu.metrics")
+    bleu = metrics.BLEU(tokenize="none", smooth_method=smooth)
+    hyps, refs = [h for h, _ in REAL], [r for _, r in REAL]
+    got = corpus_bleu([h.split() for h in hyps], [[r.split()] for r in refs], smooth_method=smooth)
+    assert got == pytest.approx(bleu.corpus_score(hyps, [refs]).score / 100, rel=1e-9)
+    assert 0.5 < got < 1.0  # partial credit: most n-grams of the wrong sentences are right
+    for h, r in REAL:
+        s = sentence_bleu(h.split(), [r.split()], smooth_method=smooth)
+        assert s == pytest.approx(bleu.sentence_score(h, [r]).score / 100, rel=1e-9, abs=1e-12), (h, r)
