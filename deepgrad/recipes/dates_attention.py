@@ -37,6 +37,24 @@ def exact_match(outputs, targets) -> float:
     return float(np.mean([o == t for o, t in zip(outputs, targets)])) if len(targets) else 0.0
 
 
+def accuracy_by_format(examples, correct) -> dict[str, float]:
+    """The share of right outputs per date format (``correct[i]`` for ``examples[i]``), by format name."""
+    per: dict[str, list] = {}
+    for e, ok in zip(examples, correct):
+        per.setdefault(e.format, []).append(bool(ok))
+    return {k: float(np.mean(v)) for k, v in sorted(per.items())}
+
+
+def heatmap_picks(examples, formats=HEATMAP_FORMATS, k: int = 4) -> list[int]:
+    """Up to ``k`` indices of examples to show in attention.png: the first example of each of
+    ``formats`` found, else the first ``k``."""
+    first_of: dict[str, int] = {}
+    for j, e in enumerate(examples):
+        first_of.setdefault(e.format, j)
+    picks = [first_of[name] for name in formats if name in first_of]
+    return (picks or list(range(min(k, len(examples)))))[:k]
+
+
 def run(args) -> dict:
     import deepgrad as dg
 
@@ -117,10 +135,7 @@ def run(args) -> dict:
     test_loss, test_em, test_chars, outputs = evaluate("test")
     test = splits["test"]
 
-    per_format: dict[str, list] = {}
-    for e, o in zip(test, outputs):
-        per_format.setdefault(e.format, []).append(o == e.target)
-    per_format_acc = {k: float(np.mean(v)) for k, v in sorted(per_format.items())}
+    per_format_acc = accuracy_by_format(test, [o == e.target for e, o in zip(test, outputs)])
     valid = float(np.mean([D.parse_iso(o) is not None for o in outputs]))
     with open(os.path.join(out, "errors.txt"), "w", encoding="utf-8") as f:
         f.write("# input\ttarget\toutput\tformat\n")
@@ -128,11 +143,7 @@ def run(args) -> dict:
             if o != e.target:
                 f.write(f"{e.text}\t{e.target}\t{o}\t{e.format}\n")
 
-    first_of: dict[str, int] = {}
-    for j, e in enumerate(test):
-        first_of.setdefault(e.format, j)
-    picks = [first_of[name] for name in HEATMAP_FORMATS if name in first_of]
-    picks = (picks or list(range(min(4, len(test)))))[:4]
+    picks = heatmap_picks(test)
     xt, _, lt = enc["test"]
     sel_out, sel_w = translate(model, xt[picks], lt[picks], outv)
     files = []

@@ -86,10 +86,9 @@ def encode_targets(examples, target: str, vocab, max_len: int):
     return tin, tout
 
 
-def _detok(ids, vocab, target: str) -> list[str]:
-    eos = vocab[EOS]
-    toks = [vocab.itos[t] for t in ids if t != eos and t > 2]
-    return toks
+def _detok(ids, vocab) -> list[str]:
+    """Token ids -> tokens, without ``<pad>``, ``<bos>`` and ``<eos>``."""
+    return [vocab.itos[t] for t in ids if vocab.itos[t] not in (PAD, BOS, EOS)]
 
 
 def _cross_attention(model, src, lengths, tgt_in):
@@ -133,6 +132,7 @@ def run(args) -> dict:
     from ..text.seq2seq import TransformerTranslator, plot_attention, transformer_beam, transformer_greedy
     from ..train.history import History
     from ._common import config_overrides, finish, out_dir, setting, train_epoch
+    from .dates_attention import accuracy_by_format, heatmap_picks
 
     t0 = time.perf_counter()
     recipe = getattr(args, "recipe", None) or "dates-transformer"
@@ -196,7 +196,7 @@ def run(args) -> dict:
             seqs, _ = transformer_beam(model, x, lengths, bos, eos, T + 1, cfg["beam_width"], cfg["alpha"])
         else:
             seqs, _ = transformer_greedy(model, x, lengths, bos, eos, T + 1)
-        hyps = [_detok(s, outv, target) for s in seqs]
+        hyps = [_detok(s, outv) for s in seqs]
         em = float(np.mean([h == r for h, r in zip(hyps, refs[split])])) if hyps else 0.0
         return em, hyps
 
@@ -231,7 +231,9 @@ def run(args) -> dict:
     train_s = time.perf_counter() - t0
     if best_state is not None:
         model.load_state_dict(best_state)
-    dev_em, _ = evaluate("dev")
+        dev_em = best  # the kept epoch's dev exact match, measured when it was kept
+    else:
+        dev_em, _ = evaluate("dev")
     tg = time.perf_counter()
     test_em, hyps = evaluate("test")
     greedy_s = time.perf_counter() - tg
@@ -242,22 +244,15 @@ def run(args) -> dict:
     bleu = corpus_bleu(hyps, [[r] for r in refs["test"]]) if hyps else 0.0
     beam_bleu = corpus_bleu(beam_hyps, [[r] for r in refs["test"]]) if beam_hyps else 0.0
     joiner = "" if target == "iso" else " "
-    per_format: dict[str, list] = {}
-    for e, h, r in zip(test, hyps, refs["test"]):
-        per_format.setdefault(e.format, []).append(h == r)
-    per_format_acc = {k: float(np.mean(v)) for k, v in sorted(per_format.items())}
+    per_format_acc = accuracy_by_format(test, [h == r for h, r in zip(hyps, refs["test"])])
     with open(os.path.join(out, "errors.txt"), "w", encoding="utf-8") as f:
         f.write("# input\ttarget\tgreedy output\tbeam output\tformat\n")
         for e, h, b, r in zip(test, hyps, beam_hyps, refs["test"]):
             if h != r or b != r:
                 f.write(f"{e.text}\t{joiner.join(r)}\t{joiner.join(h)}\t{joiner.join(b)}\t{e.format}\n")
 
-    first_of: dict[str, int] = {}
-    for j, e in enumerate(test):
-        first_of.setdefault(e.format, j)
-    picks = ([first_of[n] for n in HEATMAP_FORMATS if n in first_of] or list(range(min(4, len(test)))))[:4]
+    picks = heatmap_picks(test, HEATMAP_FORMATS)
     x_te, l_te, tin_te, _ = enc["test"]
-    files = []
     try:
         w = _cross_attention(model, x_te[picks], l_te[picks], tin_te[picks])
         if w is not None:
@@ -267,9 +262,8 @@ def run(args) -> dict:
                 outs = ["".join(s) for s in shown]
             else:
                 outs = shown  # one row per word
-            files.append(os.path.basename(plot_attention([test[i].text for i in picks], outs, weights, l_te[picks],
-                                                         os.path.join(out, "attention.png"),
-                                                         f"{recipe}: last decoder layer's cross-attention (test inputs)")))
+            plot_attention([test[i].text for i in picks], outs, weights, l_te[picks], os.path.join(out, "attention.png"),
+                           f"{recipe}: last decoder layer's cross-attention (test inputs)")
     except ImportError:
         pass
 

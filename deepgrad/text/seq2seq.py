@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
+from ..ops.activation import log_softmax_array
 from ..ops.shape import stack, unsqueeze
 from ..tensor import Tensor
 
@@ -210,9 +211,31 @@ class TransformerTranslator(nn.Module):
         return self.decode(tgt_in, memory, pad)
 
 
-def _log_softmax_np(z: np.ndarray) -> np.ndarray:
-    z = z.astype(np.float64) - z.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+def _last_log_probs(model: TransformerTranslator, prefix, memory, pad) -> np.ndarray:
+    """log P(next token | prefix) for every row, in float64: (rows, vocab)."""
+    return log_softmax_array(model.decode(prefix, memory, pad).data[:, -1].astype(np.float64), -1)
+
+
+def _greedy_batch(model: TransformerTranslator, memory, pad, bos: int, eos: int, max_len: int):
+    """Greedy decoding of one encoded batch: token lists (``eos`` included when reached) and
+    their total log-probabilities."""
+    n = memory.shape[0]
+    prefix = np.full((n, 1), bos, dtype=np.int64)
+    done = np.zeros(n, dtype=bool)
+    total = np.zeros(n)
+    for _ in range(max_len):
+        lp = _last_log_probs(model, prefix, memory, pad)
+        tok = lp.argmax(-1)
+        total += np.where(done, 0.0, lp[np.arange(n), tok])
+        tok = np.where(done, eos, tok)
+        prefix = np.concatenate([prefix, tok[:, None]], axis=1)
+        done |= tok == eos
+        if done.all():
+            break
+    seqs = []
+    for row in prefix[:, 1:].tolist():
+        seqs.append(row[: row.index(eos) + 1] if eos in row else row)
+    return seqs, total.tolist()
 
 
 def transformer_greedy(model: TransformerTranslator, src, lengths, bos: int, eos: int, max_len: int,
@@ -229,23 +252,9 @@ def transformer_greedy(model: TransformerTranslator, src, lengths, bos: int, eos
         with no_grad():
             for i in range(0, len(src), batch_size):
                 memory, pad = model.encode(src[i:i + batch_size], lengths[i:i + batch_size])
-                n = memory.shape[0]
-                prefix = np.full((n, 1), bos, dtype=np.int64)
-                done = np.zeros(n, dtype=bool)
-                total = np.zeros(n)
-                for _ in range(max_len):
-                    lp = _log_softmax_np(model.decode(prefix, memory, pad).data[:, -1])
-                    tok = lp.argmax(-1)
-                    total += np.where(done, 0.0, lp[np.arange(n), tok])
-                    tok = np.where(done, eos, tok)
-                    prefix = np.concatenate([prefix, tok[:, None]], axis=1)
-                    done |= tok == eos
-                    if done.all():
-                        break
-                for row, d in zip(prefix[:, 1:], total):
-                    r = [int(t) for t in row]
-                    seqs.append(r[: r.index(eos) + 1] if eos in r else r)
-                    totals.append(float(d))
+                s, t = _greedy_batch(model, memory, pad, bos, eos, max_len)
+                seqs += s
+                totals += t
     finally:
         model.train(was)
     return seqs, totals
@@ -261,7 +270,6 @@ def transformer_beam(model: TransformerTranslator, src, lengths, bos: int, eos: 
     from ..autograd import no_grad
     from .decoding import normalized_score
 
-    greedy, g_totals = transformer_greedy(model, src, lengths, bos, eos, max_len)
     was = model.training
     model.eval()
     B = int(beam_width)
@@ -271,12 +279,10 @@ def transformer_beam(model: TransformerTranslator, src, lengths, bos: int, eos: 
         with no_grad():
             for i in range(0, len(src), batch_size):
                 memory, pad = model.encode(src[i:i + batch_size], lengths[i:i + batch_size])
+                greedy, g_totals = _greedy_batch(model, memory, pad, bos, eos, max_len)  # same encoding
                 n = memory.shape[0]
                 # n * B beams; at first only beam 0 of each sequence is alive
-                memory_b = memory.data.repeat(B, axis=0)
-                from ..tensor import Tensor as _T
-
-                memory_b = _T._wrap(memory_b)
+                memory_b = Tensor._wrap(memory.data.repeat(B, axis=0))
                 pad_b = pad.repeat(B, axis=0)
                 prefix = np.full((n * B, 1), bos, dtype=np.int64)
                 total = np.full((n, B), -np.inf)
@@ -285,7 +291,7 @@ def transformer_beam(model: TransformerTranslator, src, lengths, bos: int, eos: 
                 for _ in range(max_len):
                     if not np.isfinite(total).any():
                         break
-                    lp = _log_softmax_np(model.decode(prefix, memory_b, pad_b).data[:, -1])  # (n * B, V)
+                    lp = _last_log_probs(model, prefix, memory_b, pad_b)  # (n * B, V)
                     V = lp.shape[-1]
                     cand = (total.reshape(n * B, 1) + lp).reshape(n, B * V)  # dead beams stay at -inf
                     top = np.argsort(-cand, axis=1, kind="stable")[:, :B]
@@ -293,18 +299,15 @@ def transformer_beam(model: TransformerTranslator, src, lengths, bos: int, eos: 
                     beam, tok = top // V, top % V
                     rows = (np.arange(n)[:, None] * B + beam).reshape(-1)
                     prefix = np.concatenate([prefix[rows], tok.reshape(-1, 1)], axis=1)
-                    total = top_total.copy()
-                    ended = (tok == eos) & np.isfinite(top_total)
-                    for s, b in zip(*np.nonzero(ended)):
-                        seq = tuple(int(t) for t in prefix[s * B + b, 1:])
-                        finished[s][seq] = float(top_total[s, b])
-                    total[ended | (tok == eos)] = -np.inf
+                    ended = tok == eos
+                    for s, b in zip(*np.nonzero(ended & np.isfinite(top_total))):
+                        finished[s][tuple(prefix[s * B + b, 1:].tolist())] = float(top_total[s, b])
+                    total = np.where(ended, -np.inf, top_total)  # a finished beam leaves the beam
                 for s in range(n):
                     for b in range(B):
                         if np.isfinite(total[s, b]):  # still open after max_len
-                            finished[s][tuple(int(t) for t in prefix[s * B + b, 1:])] = float(total[s, b])
-                    g = tuple(greedy[i + s])
-                    finished[s].setdefault(g, g_totals[i + s])
+                            finished[s][tuple(prefix[s * B + b, 1:].tolist())] = float(total[s, b])
+                    finished[s].setdefault(tuple(greedy[s]), g_totals[s])
                     ranked = sorted(((normalized_score(t, len(seq), alpha), seq) for seq, t in finished[s].items()),
                                     key=lambda x: -x[0])
                     best.append(list(ranked[0][1]))
