@@ -158,11 +158,13 @@ def finish(out: str, recipe: str, model, history, results: dict, config: dict, s
     atomic_write_bytes(os.path.join(out, "metrics.json"), (json.dumps(metrics, indent=2, default=_json_default) + "\n").encode())
     final = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
              and k not in ("seed", "epochs", "params", "predict_ms")}
-    for bridge in getattr(history, "bridges", None) or []:  # --tensorboard, --mlflow: test metrics and files
+    loggers = getattr(history, "bridges", None) or []
+    if loggers:  # --tensorboard, --mlflow: test metrics and files
         files = [model_path, os.path.join(out, "history.csv"), os.path.join(out, "metrics.json"), *plots]
         numbers = {k: v for k, v in {**final, "params": metrics["params"], "predict_ms": metrics.get("predict_ms")}.items()
                    if k not in history.columns()}  # the epochs' numbers are there already
-        bridge.complete(final=numbers, files=files, status=status["status"])
+        for bridge in loggers:
+            bridge.complete(final=numbers, files=files, status=status["status"])
     if tracker is not None:  # the run store: test metrics, the model file and the folder, known only now
         splits = {k[: -len("_examples")]: {"examples": v} for k, v in config.items() if k.endswith("_examples")}
         tracker.complete(final=final, model_path=model_path, out_dir=out, durations={"wall_s": metrics["wall_time_s"]},
