@@ -9,8 +9,15 @@ tracemalloc, which sees only NumPy's allocations, is reported for deepgrad too).
 
     python benchmarks/conv.py [--steps 30] [--warmup 5] [--models user_resnet,resnet,lenet,depthwise] [--threads=2]
 
-Steps of the two libraries are timed in alternating blocks, so load from other processes
-hits both alike; medians and minima are reported (the minimum is the least disturbed).
+Timing (default, ``--isolate``): each library runs alone in a fresh subprocess that times
+``--steps`` steps in a row after ``--warmup``; the subprocesses alternate (deepgrad, PyTorch,
+PyTorch, deepgrad, ...) for ``--rounds`` rounds, so that slow phases of a shared machine hit
+both alike, and the medians and minima over all steps are reported. Alone, because in one
+process each library's idle threads get in the other's way: OpenBLAS's and OpenMP's
+workers spin for a while after parallel work, which on a 2-core machine takes a core
+from whoever runs next (measured: LeNet-5's ratio read 0.60 timed back to back in one
+process and 1.02 with 50 ms pauses between blocks). ``--same-process`` times both in
+alternating blocks in this process instead, as earlier versions did.
 """
 from __future__ import annotations
 
@@ -233,6 +240,54 @@ def _memory_child(lib: str, name: str, threads: int, steps: int = 3) -> float:
     return _rss_mib() - rss0
 
 
+def _make_step(lib: str, name: str, threads: int):
+    """The step function of ``name`` in ``lib`` ('deepgrad' or 'torch'), built as main() builds it."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, BATCH).astype(np.int64)
+    if lib == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        if name.startswith("depthwise"):
+            return depthwise_forward(torch, torch.nn, np.random.default_rng(0), name == "depthwise_chained")
+        model = torch_models(torch)[name]()
+        return train_step(model, torch.optim.Adam(model.parameters(), lr=1e-3), torch.from_numpy(x),
+                          torch.from_numpy(y), torch.nn.functional.cross_entropy)
+    dg.manual_seed(0)
+    if name.startswith("depthwise"):
+        return depthwise_forward(dg, dg.nn, np.random.default_rng(0), name == "depthwise_chained")
+    model = {"lenet": dg_lenet, "lenet_unfused": dg_lenet_unfused, "resnet": DgResNetSmall,
+             "user_resnet": dg_user_resnet}[name]()
+    return train_step(model, Adam(model.parameters(), lr=1e-3), dg.tensor(x), dg.tensor(y),
+                      dg.nn.functional.cross_entropy)
+
+
+def _time_child(lib: str, name: str, threads: int, steps: int, warmup: int) -> list:
+    """In this (fresh) process: ``steps`` step times (seconds) of ``name`` in ``lib``, back to back."""
+    step = _make_step(lib, name, threads)
+    for _ in range(warmup):
+        step()
+    return [_timed(step) for _ in range(steps)]
+
+
+def isolated_times(name: str, threads: int, steps: int, warmup: int, rounds: int, libs) -> dict:
+    """{lib: [seconds, ...]}: ``rounds`` rounds of one fresh subprocess per library, alternating."""
+    import subprocess
+
+    times: dict = {lib: [] for lib in libs}
+    for r in range(rounds):
+        for lib in (libs if r % 2 == 0 else libs[::-1]):
+            cmd = [sys.executable, os.path.abspath(__file__), f"--threads={threads}", "--time-child",
+                   f"{lib}:{name}", "--steps", str(steps), "--warmup", str(warmup)]
+            if _clock is time.process_time:
+                cmd.append("--cpu-time")
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=True).stdout
+            times[lib] += json.loads(out.strip().splitlines()[-1])
+    return times
+
+
 def rss_growth_mib(lib: str, name: str, threads: int) -> float | None:
     """:func:`_memory_child` run in a fresh subprocess (so that nothing else's memory counts)."""
     import subprocess
@@ -251,6 +306,10 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--models", default="user_resnet,resnet,lenet,lenet_unfused,depthwise,depthwise_chained")
     ap.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--time-child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of fresh subprocesses per library")
+    ap.add_argument("--same-process", action="store_true",
+                    help="time both libraries in this process, in alternating blocks (instead of alone in subprocesses)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--cpu-time", action="store_true",
                     help="time with the process's CPU time instead of the wall clock: on a loaded machine with "
@@ -262,6 +321,10 @@ def main(argv=None):
     if args.memory_child:
         lib, name = args.memory_child.split(":")
         print(_memory_child(lib, name, args.threads))
+        return None
+    if args.time_child:
+        lib, name = args.time_child.split(":")
+        print(json.dumps(_time_child(lib, name, args.threads, args.steps, args.warmup)))
         return None
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
@@ -277,7 +340,10 @@ def main(argv=None):
                 "user_resnet": dg_user_resnet}
     report = {"batch": BATCH, "input": [1, 28, 28], "dtype": "float32", "optimizer": "Adam",
               "clock": "process CPU time" if args.cpu_time else "wall clock",
-              "threads": args.threads, "steps": args.steps, "load_average_before": os.getloadavg()[0], "models": {}}
+              "threads": args.threads, "steps": args.steps,
+              "timing": ("alternating blocks in one process" if args.same_process else
+                         f"each library alone in fresh subprocesses, {args.rounds} alternating rounds of {args.steps} steps"),
+              "load_average_before": os.getloadavg()[0], "models": {}}
     for name in args.models.split(","):
         dg.manual_seed(0)
         row = {}
@@ -304,7 +370,10 @@ def main(argv=None):
             row["deepgrad_rss_growth_mib"] = rss_growth_mib("deepgrad", name, args.threads)
             if torch is not None:
                 row["torch_rss_growth_mib"] = rss_growth_mib("torch", name, args.threads)
-        times = interleaved(fns, args.steps, args.warmup)
+        if args.same_process:
+            times = interleaved(fns, args.steps, args.warmup)
+        else:
+            times = isolated_times(name, args.threads, args.steps, args.warmup, args.rounds, list(fns))
         for k, ts in times.items():
             row[f"{k}_step_ms_median"] = round(float(np.median(ts)) * 1e3, 3)
             row[f"{k}_step_ms_min"] = round(float(np.min(ts)) * 1e3, 3)

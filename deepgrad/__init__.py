@@ -25,6 +25,7 @@ from .ops import *  # noqa: F403
 from .ops import __all__ as _ops_all
 from .random import default_generator, manual_seed, seed
 from .serialization import load_model, load_weights, save_model, save_weights
+from .ops.threads import get_num_threads, set_num_threads
 from .tensor import Tensor, as_tensor, tensor
 
 if TYPE_CHECKING:  # imported on first use (see __getattr__); named here for editors and type checkers
@@ -46,6 +47,8 @@ __all__ = [
     "default_generator",
     "manual_seed",
     "seed",
+    "get_num_threads",
+    "set_num_threads",
     "Tensor",
     "as_tensor",
     "tensor",

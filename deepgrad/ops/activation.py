@@ -13,6 +13,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import axis_arg, normalize_axis
 from .elementwise import _floating
+from .threads import parallel_blocks
 
 
 def _load_erf():
@@ -38,15 +39,22 @@ def _erf_array(x):
 
 
 class ReLU(Function):
+    """``max(x, 0)``; the gradient passes where the output is positive. Large arrays are
+    cut into blocks along their outermost axis in memory, one per thread."""
+
     @staticmethod
     def forward(ctx, x):
-        out = np.maximum(x, 0)
+        out = np.empty_like(x)  # (keeps x's memory layout)
+        parallel_blocks(lambda i: np.maximum(x[i], 0, out=out[i]), out)
         ctx.out = out
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * (ctx.out > 0)
+        out = ctx.out
+        dx = np.empty_like(grad)  # (the engine hands grad over in out's layout)
+        parallel_blocks(lambda i: np.multiply(grad[i], out[i] > 0, out=dx[i]), dx)
+        return dx
 
 
 class LeakyReLU(Function):

@@ -40,6 +40,7 @@ from .im2col import (
     fits_budget,
     give,
     im2col,
+    im2col_rows,
     keep_or_give,
     nchw,
     row_chunk,
@@ -48,6 +49,7 @@ from .im2col import (
     window,
     windows,
 )
+from .threads import parallel, threads_for
 
 
 # ----- argument handling ------------------------------------------------------------------
@@ -98,28 +100,37 @@ def corr_forward(xp: np.ndarray, w3: np.ndarray, g: Geometry, keep_cols: bool, c
 
     Returns ``(out, cols)``; ``cols`` is the whole im2col matrix when it fit in the
     budget and ``keep_cols`` is set, else None (the backward recomputes it). ``chunk``
-    overrides the chunk size in bytes.
+    overrides the chunk size in bytes. The output rows are split over threads
+    (:func:`~deepgrad.ops.threads.parallel`): each copies and multiplies its own rows.
     """
     C, _, _, N = xp.shape
     G, Og, K = w3.shape
     row_bytes = C * g.kh * g.kw * g.Wo * N * xp.itemsize
     rows = row_chunk(row_bytes, g.Ho, chunk)
     win = windows(xp, g)
-    if rows >= g.Ho:  # one GEMM over the whole matrix
-        cols = im2col(win, 0, g.Ho)
-        out = gemm(w3, cols.reshape(G, K, -1)).reshape(G * Og, g.Ho, g.Wo, N)
-        if keep_cols and fits_budget(row_bytes, g.Ho):
-            return out, cols
-        give(cols)
-        return out, None
     out = np.empty((G * Og, g.Ho, g.Wo, N), dtype=np.result_type(xp.dtype, w3.dtype))
-    buf = take((C * g.kh * g.kw, rows * g.Wo * N), xp.dtype)  # one buffer for every chunk
-    for i0 in range(0, g.Ho, rows):
-        i1 = min(g.Ho, i0 + rows)
-        cols = im2col(win, i0, i1, out=buf)
-        # the GEMM writes straight into its rows of the output (a strided view, no copy)
-        gemm_into(w3, cols.reshape(G, K, -1), out[:, i0:i1].reshape(G, Og, -1))
-    give(buf)
+    whole = rows >= g.Ho
+    cols = take((C * g.kh * g.kw, g.Ho * g.Wo * N), xp.dtype) if whole else None
+
+    def rows_of(a, b, _worker):
+        if cols is not None:  # the whole matrix: this worker fills and multiplies its block of columns
+            im2col_rows(win, a, b, cols)
+            blocks = [(a, b, cols[:, a * g.Wo * N : b * g.Wo * N])]
+        else:  # chunks of rows through one buffer per worker
+            buf = take((C * g.kh * g.kw, rows * g.Wo * N), xp.dtype)
+            blocks = ((i0, min(b, i0 + rows), None) for i0 in range(a, b, rows))
+        for i0, i1, c in blocks:
+            if c is None:
+                c = im2col(win, i0, i1, out=buf)
+            # the GEMM writes straight into its rows of the output (a strided view, no copy)
+            gemm_into(w3, c.reshape(G, K, -1), out[:, i0:i1].reshape(G, Og, -1))
+        if cols is None:
+            give(buf)
+
+    parallel(rows_of, g.Ho, threads_for(row_bytes * g.Ho))
+    if cols is not None and keep_cols and fits_budget(row_bytes, g.Ho):
+        return out, cols
+    give(cols)
     return out, None
 
 
@@ -127,41 +138,58 @@ def corr_backward(xp, cols, xp_shape, gout: np.ndarray, w3: np.ndarray, g: Geome
     """Gradients of ``corr_forward``: ``(dxp (C, Hp, Wp, N) or None, dw3 or None)``.
 
     ``gout`` is (Cout, Ho, Wo, N) contiguous; ``cols`` the kept im2col matrix or None
-    (then it is rebuilt from ``xp`` chunk by chunk).
+    (then it is rebuilt from ``xp`` chunk by chunk). Output rows are split over threads:
+    each adds up its own part of ``dW`` and scatters into its own ``dxp`` (the first
+    thread's is the result; the others' are added to it at the end, since neighbouring
+    rows' receptive fields overlap).
     """
     C, Hp, Wp, N = xp_shape
     G, Og, K = w3.shape
-    dxp = np.zeros(xp_shape, dtype=gout.dtype) if need_x else None
-    dw3 = None
-    rows = g.Ho if cols is not None else row_chunk(C * g.kh * g.kw * g.Wo * N * gout.itemsize, g.Ho)
+    row_bytes = C * g.kh * g.kw * g.Wo * N * gout.itemsize
+    rows = row_chunk(row_bytes, g.Ho)
     wt = w3.transpose(0, 2, 1) if need_x else None
     rebuild = need_w and cols is None
     win = windows(xp, g) if rebuild else None
-    buf = take((C * g.kh * g.kw, rows * g.Wo * N), xp.dtype) if rebuild else None
-    dbuf = take((G, K, rows * g.Wo * N), gout.dtype) if need_x else None
-    for i0 in range(0, g.Ho, rows):
-        i1 = min(g.Ho, i0 + rows)
-        g3 = gout[:, i0:i1].reshape(G, Og, -1)
-        if need_w:
-            if cols is not None:
-                c = cols
-            else:
-                assert win is not None  # rebuild (need_w and no cols) made the windows
-                c = im2col(win, i0, i1, out=buf)
-            # dW^T = cols @ dout^T: measured ~1.4x faster in OpenBLAS than dout @ cols^T
-            part = gemm(c.reshape(G, K, -1), g3.transpose(0, 2, 1))
-            if dw3 is None:
-                dw3 = part
-            else:
-                dw3 += part
-        if need_x:
-            assert wt is not None and dbuf is not None and dxp is not None  # all made above when need_x
-            L = g3.shape[2]
-            dcols = gemm_into(wt, g3, dbuf.reshape(-1)[: G * K * L].reshape(G, K, L))
-            col2im_add(dxp, dcols.reshape(G * K, -1), g, i0, i1)
-    give(buf)
-    give(dbuf)
-    return dxp, (None if dw3 is None else dw3.transpose(0, 2, 1))
+    dxp0 = np.zeros(xp_shape, dtype=gout.dtype) if need_x else None
+
+    def rows_of(a, b, worker):
+        dxp = dxp0 if worker == 0 or dxp0 is None else np.zeros(xp_shape, dtype=gout.dtype)
+        step = (b - a) if cols is not None else rows
+        buf = take((C * g.kh * g.kw, step * g.Wo * N), xp.dtype) if rebuild else None
+        dbuf = take((G, K, step * g.Wo * N), gout.dtype) if need_x else None
+        dw3 = None
+        for i0 in range(a, b, step):
+            i1 = min(b, i0 + step)
+            g3 = gout[:, i0:i1].reshape(G, Og, -1)
+            if need_w:
+                if cols is not None:
+                    c = cols[:, i0 * g.Wo * N : i1 * g.Wo * N]
+                else:
+                    assert win is not None  # rebuild (need_w and no cols) made the windows
+                    c = im2col(win, i0, i1, out=buf)
+                # dW^T = cols @ dout^T: measured ~1.4x faster in OpenBLAS than dout @ cols^T
+                part = gemm(c.reshape(G, K, -1), g3.transpose(0, 2, 1))
+                if dw3 is None:
+                    dw3 = part
+                else:
+                    dw3 += part
+            if need_x:
+                assert wt is not None and dbuf is not None and dxp is not None  # all made above when need_x
+                L = g3.shape[2]
+                dcols = gemm_into(wt, g3, dbuf.reshape(-1)[: G * K * L].reshape(G, K, L))
+                col2im_add(dxp, dcols.reshape(G * K, -1), g, i0, i1)
+        give(buf)
+        give(dbuf)
+        return dw3, dxp
+
+    parts = parallel(rows_of, g.Ho, threads_for(row_bytes * g.Ho))
+    dw3 = parts[0][0]
+    for dw_k, dxp_k in parts[1:]:
+        if dw_k is not None:
+            dw3 += dw_k
+        if dxp_k is not None and dxp_k is not dxp0:
+            dxp0 += dxp_k
+    return dxp0, (None if dw3 is None else dw3.transpose(0, 2, 1))
 
 
 def direct_input_grad_ok(g: Geometry, pads, x_shape) -> bool:
@@ -245,26 +273,46 @@ def _depthwise_forward(xp: np.ndarray, w: np.ndarray, g: Geometry) -> np.ndarray
     return out
 
 
-def _depthwise_forward_s1(xp: np.ndarray, w: np.ndarray, g: Geometry) -> np.ndarray:
-    """Stride 1: xp (C, Hp, Wp, N) contiguous, w (C, kh, kw) -> out (C, Ho, Wo, N) without any copy
-    of the input. Computed on the padded width (outputs for all Wp columns, the last Wp - Wo
-    dropped at the end), every tap's view of a channel is ONE run of its flat buffer, shifted by
-    ``ki*dh*Wp*N + kj*dw*N``: the taps form a (kh, kw, L) overlapping strided view and the conv is
-    one ``einsum`` per block of channels (sized to stay in cache)."""
-    C, Hp, Wp, N = xp.shape
-    dtype = np.result_type(xp.dtype, w.dtype)
+def _depthwise_forward_s1(x: np.ndarray, w: np.ndarray, g: Geometry, pads) -> tuple[np.ndarray, np.ndarray]:
+    """Stride 1: x (N, C, H, W) in any layout, w (C, kh, kw) -> ``(out (C, Ho, Wo, N), xp)``, ``xp``
+    the padded (C, Hp, Wp, N) input (a recycled buffer; the backward needs it).
+
+    No im2col copy: in a channel's flat padded buffer, output row i, column j reads tap
+    (ki, kj) at ``(i + ki*dh)*Wp*N + (j + kj*dw)*N``, so for each channel and tap one output
+    row is ONE run of ``Wo*N`` values. The taps form a (c, kh, kw, Ho, Wo*N) overlapping
+    strided view, and the convolution of a block of channels is one ``einsum`` written
+    straight into the output. Each block is padded (copied into ``xp``) just before its
+    einsum reads it, so it is still in cache; blocks of channels go to threads."""
+    (pt, pb), (pl, pr) = pads
+    N, C, H, W = x.shape
+    Hp, Wp = H + pt + pb, W + pl + pr
+    dtype = np.result_type(x.dtype, w.dtype)
+    xp = take((C, Hp, Wp, N), x.dtype)
+    src = x.transpose(1, 2, 3, 0)
     row = Wp * N
-    L = (g.Ho - 1) * row + g.Wo * N  # from the first output to the last valid one
-    out = np.empty((C, g.Ho, Wp, N), dtype=dtype)
+    out = np.empty((C, g.Ho, g.Wo, N), dtype=dtype)
     flat = xp.reshape(C, -1)
     isz = flat.itemsize
     w = w.astype(dtype, copy=False)
     step = max(1, DEPTHWISE_S1_BLOCK_BYTES // (Hp * row * isz))
-    for cb in (slice(c0, min(C, c0 + step)) for c0 in range(0, C, step)):
-        taps = as_strided(flat[cb], shape=(cb.stop - cb.start, g.kh, g.kw, L),
-                          strides=(flat.strides[0], g.dh * row * isz, g.dw * N * isz, isz), writeable=False)
-        np.einsum("cij,cijl->cl", w[cb], taps, out=out[cb].reshape(cb.stop - cb.start, -1)[:, :L])
-    return np.ascontiguousarray(out[:, :, : g.Wo])
+
+    def channels(a, b, _worker):
+        for c0 in range(a, b, step):
+            cb = slice(c0, min(b, c0 + step))
+            n = cb.stop - cb.start
+            o = xp[cb]
+            o[:, :pt] = 0
+            o[:, pt + H :] = 0
+            o[:, pt : pt + H, :pl] = 0
+            o[:, pt : pt + H, pl + W :] = 0
+            o[:, pt : pt + H, pl : pl + W] = src[cb]
+            taps = as_strided(flat[cb], shape=(n, g.kh, g.kw, g.Ho, g.Wo * N),
+                              strides=(flat.strides[0], g.dh * row * isz, g.dw * N * isz, row * isz, isz),
+                              writeable=False)
+            np.einsum("cij,cijhl->chl", w[cb], taps, out=out[cb].reshape(n, g.Ho, -1))
+
+    parallel(channels, C, threads_for(out.nbytes))
+    return out, xp
 
 
 def _depthwise_backward(xp, xp_shape, gout: np.ndarray, w: np.ndarray, g: Geometry, need_x: bool, need_w: bool):
@@ -349,15 +397,15 @@ class Conv2d(Function):
         ctx.w3, ctx.w_shape = w3, weight.shape
         # depthwise: the backward goes per tap (~1.8x faster than GEMMs) and needs xp, not im2col
         ctx.depthwise = _is_depthwise(groups, x.shape, weight.shape)
-        xp = chwn_padded(x, pads)
-        ctx.xp_shape = xp.shape
-        if ctx.depthwise and g.sh == g.sw == 1 and xp.flags.c_contiguous:
-            out, cols = _depthwise_forward_s1(xp, w3.reshape(-1, g.kh, g.kw), g), None
+        if ctx.depthwise and g.sh == g.sw == 1:
+            (out, xp), cols = _depthwise_forward_s1(x, w3.reshape(-1, g.kh, g.kw), g, pads), None
         else:  # (a depthwise conv's per-channel GEMMs are tiny and never threaded: small chunks suit it)
+            xp = chwn_padded(x, pads)
             out, cols = corr_forward(xp, w3, g, keep_cols=need_w and not ctx.depthwise,
                                      chunk=DEPTHWISE_CHUNK_BYTES if ctx.depthwise else None)
         if bias is not None:
             out += bias.reshape(-1, 1, 1, 1)
+        ctx.xp_shape = xp.shape
         ctx.cols = None if cols is None else Lease(cols)
         ctx.xp = keep_or_give(xp, need_w and cols is None)  # the backward rebuilds im2col from xp
         return nchw(out)

@@ -27,6 +27,7 @@ from ._util import to_tuple
 from .conv import check_float, corr_backward, direct_input_grad_ok, gemm, geometry, input_grad_direct
 from .im2col import Lease, chwn, chwn_padded, fits_budget, give, keep_or_give, nchw, row_chunk, take, unpad
 from .pool import first_max_hits
+from .threads import run_slices, split, threads_for
 
 
 def _im2col_pooled(xp, g, p, Hq, Wq, q0, q1):
@@ -63,33 +64,46 @@ class Conv2dReLUMaxPool2d(Function):
         w3 = weight.reshape(G, Og, -1)
         K = w3.shape[2]
         Lq = Hq * Wq * N
-        res = np.empty((Cout, p * p, Hq, Wq, N), dtype=np.result_type(x.dtype, weight.dtype))
+        dtype = np.result_type(x.dtype, weight.dtype)
         row_bytes = C * g.kh * g.kw * p * p * Wq * N * x.itemsize
         rows = row_chunk(row_bytes, Hq)
         need_w = ctx.needs_input_grad[1]
-        kept = None
-        for q0 in range(0, Hq, rows):
-            q1 = min(Hq, q0 + rows)
-            cols = _im2col_pooled(xp, g, p, Hq, Wq, q0, q1)
-            r = gemm(w3, cols.reshape(G, K, -1)).reshape(Cout, p * p, q1 - q0, Wq, N)
-            if rows >= Hq:
-                res = r
-                if need_w and fits_budget(row_bytes, Hq):
-                    kept = cols
+        keep = need_w and fits_budget(row_bytes, Hq)  # keep every chunk's columns for the backward
+        # pooled rows are split over threads; within its slice each thread goes chunk by chunk,
+        # and pools, adds the bias and applies the ReLU to a chunk while it is still in cache
+        slices = split(Hq, threads_for(row_bytes * Hq))
+        res = np.empty((Cout, p * p, Lq), dtype=dtype)  # conv outputs, grouped by position in the window
+        mx = np.empty((Cout, Lq), dtype=dtype)  # their maximum over each window
+        out = np.empty((Cout, Lq), dtype=dtype)
+        kept: dict = {}
+
+        def rows_of(a, b, _worker):
+            step = (b - a) if keep else rows
+            for q0 in range(a, b, step):
+                q1 = min(b, q0 + step)
+                cols = _im2col_pooled(xp, g, p, Hq, Wq, q0, q1)
+                res[:, :, q0 * Wq * N : q1 * Wq * N] = gemm(w3, cols.reshape(G, K, -1)).reshape(Cout, p * p, -1)
+                if keep:
+                    kept[q0] = cols
+                else:
+                    give(cols)
+            # then this thread's rows: the pool (max over the window), the bias, the ReLU
+            lo, hi = a * Wq * N, b * Wq * N
+            r, m, o = res[:, :, lo:hi], mx[:, lo:hi], out[:, lo:hi]
+            np.copyto(m, r[:, 0])
+            for k in range(1, p * p):
+                np.maximum(m, r[:, k], out=m)
+            if bias is not None:
+                np.add(m, bias[:, None], out=o)
             else:
-                res[:, :, q0:q1] = r
-            if kept is None:
-                give(cols)
-        res = res.reshape(Cout, p * p, Lq)
-        mx = res[:, 0].copy()
-        for k in range(1, p * p):
-            np.maximum(mx, res[:, k], out=mx)
-        out = mx + bias[:, None] if bias is not None else mx.copy()
-        np.maximum(out, 0, out=out)
+                np.copyto(o, m)
+            np.maximum(o, 0, out=o)
+
+        run_slices(rows_of, slices)
         ctx.g, ctx.p, ctx.pads, ctx.x_shape, ctx.xp_shape, ctx.q = g, p, pads, x.shape, xp.shape, (Hq, Wq, rows)
-        ctx.w3, ctx.w_shape, ctx.res, ctx.mx, ctx.out = w3, weight.shape, res, mx, out
-        ctx.cols = None if kept is None else Lease(kept)
-        ctx.xp = keep_or_give(xp, need_w and kept is None)  # the backward rebuilds im2col from xp
+        ctx.w3, ctx.w_shape, ctx.res, ctx.mx, ctx.out, ctx.slices = w3, weight.shape, res, mx, out, slices
+        ctx.cols = {q0: Lease(c) for q0, c in kept.items()} if keep else None
+        ctx.xp = keep_or_give(xp, need_w and not keep)  # the backward rebuilds im2col from xp
         return nchw(out.reshape(Cout, Hq, Wq, N))
 
     @staticmethod
@@ -100,32 +114,47 @@ class Conv2dReLUMaxPool2d(Function):
         Cout = res.shape[0]
         G, Og, K = w3.shape
         C, _, _, N = ctx.xp_shape
-        d = chwn(grad).reshape(Cout, -1)
-        d = d * (out > 0)  # through the ReLU
-        db = d.sum(axis=1) if nb else None
-        # through the pool: the first position of each window that holds the maximum
-        gout = np.empty(res.shape, dtype=d.dtype)
-        for k, hit in enumerate(first_max_hits([res[:, k] for k in range(p * p)], mx)):
-            np.multiply(d, hit, out=gout[:, k])
-        gout = gout.reshape(Cout, p * p, Hq, Wq, N)
-        dw3 = None
-        kept = None if ctx.cols is None else ctx.cols.arr
-        if nw:
-            for q0 in range(0, Hq, rows):
-                q1 = min(Hq, q0 + rows)
-                g3 = gout[:, :, q0:q1]
-                g3 = (g3 if rows >= Hq else np.ascontiguousarray(g3)).reshape(G, Og, -1)
-                c = kept if kept is not None else _im2col_pooled(ctx.xp.arr, g, p, Hq, Wq, q0, q1)
-                part = gemm(c.reshape(G, K, -1), g3.transpose(0, 2, 1))
-                dw3 = part if dw3 is None else dw3 + part
-                if kept is None:
-                    give(c)
+        dgrid = chwn(grad).reshape(Cout, -1)
+        kept = ctx.cols
+        # the gradient of the conv output in plain (Cout, Ho', Wo', N) order, for dx
+        g_std = np.empty((Cout, Hq * p, Wq * p, N), dtype=dgrid.dtype) if nx else None
+
+        def rows_of(a, b, _worker):
+            """The forward's slices and chunks: back through the ReLU and the pool for this
+            thread's rows, then its part of dW and of the bias gradient."""
+            lo, hi = a * Wq * N, b * Wq * N
+            d = dgrid[:, lo:hi] * (out[:, lo:hi] > 0)  # through the ReLU
+            db = d.sum(axis=1) if nb else None
+            # through the pool: the first position of each window that holds the maximum
+            g3 = np.empty((Cout, p * p, hi - lo), dtype=d.dtype)
+            for k, hit in enumerate(first_max_hits([res[:, k, lo:hi] for k in range(p * p)], mx[:, lo:hi])):
+                np.multiply(d, hit, out=g3[:, k])
+            if g_std is not None:
+                g_std[:, a * p : b * p] = g3.reshape(Cout, p, p, b - a, Wq, N).transpose(0, 3, 1, 4, 2, 5) \
+                    .reshape(Cout, (b - a) * p, Wq * p, N)
+            dw = None
+            if nw:
+                step = (b - a) if kept is not None else rows
+                g5 = g3.reshape(Cout, p * p, b - a, Wq * N)
+                for q0 in range(a, b, step):
+                    q1 = min(b, q0 + step)
+                    gq = g3 if q1 - q0 == b - a else np.ascontiguousarray(g5[:, :, q0 - a : q1 - a])
+                    c = kept[q0].arr if kept is not None else _im2col_pooled(ctx.xp.arr, g, p, Hq, Wq, q0, q1)
+                    part = gemm(c.reshape(G, K, -1), gq.reshape(G, Og, -1).transpose(0, 2, 1))
+                    dw = part if dw is None else dw + part
+                    if kept is None:
+                        give(c)
+            return dw, db
+
+        dw3 = db = None
+        for dw_k, db_k in run_slices(rows_of, ctx.slices):
+            if dw_k is not None:
+                dw3 = dw_k if dw3 is None else dw3 + dw_k
+            if db_k is not None:
+                db = db_k if db is None else db + db_k
         dx = dw = None
         if nx:
-            # back to plain (Cout, Ho', Wo', N) order; then dx exactly as for conv2d
-            g_std = np.ascontiguousarray(
-                gout.reshape(Cout, p, p, Hq, Wq, N).transpose(0, 3, 1, 4, 2, 5)).reshape(Cout, Hq * p, Wq * p, N)
-            gs = g._replace(Ho=Hq * p, Wo=Wq * p)
+            gs = g._replace(Ho=Hq * p, Wo=Wq * p)  # then dx exactly as for conv2d
             if direct_input_grad_ok(gs, ctx.pads, ctx.x_shape):
                 dx = nchw(input_grad_direct(g_std, w3, gs, ctx.pads, ctx.x_shape))
             else:

@@ -25,6 +25,8 @@ from collections import namedtuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .threads import parallel, parallel_blocks, threads_for
+
 #: im2col matrices up to this size (bytes) are built whole and kept for the backward pass.
 IM2COL_BUDGET_BYTES = 4 * 2**20
 
@@ -60,24 +62,38 @@ def chwn_padded(x: np.ndarray, pads, fill=0.0) -> np.ndarray:
     (pt, pb), (pl, pr) = pads
     chwn = x.transpose(1, 2, 3, 0)
     if pt == pb == pl == pr == 0:
-        return np.ascontiguousarray(chwn)
+        if chwn.flags.c_contiguous:
+            return chwn
+        out = np.empty(chwn.shape, dtype=x.dtype)
+        parallel_blocks(lambda i: np.copyto(out[i], chwn[i]), out)
+        return out
     N, C, H, W = x.shape
     out = take((C, H + pt + pb, W + pl + pr, N), x.dtype)  # a recycled buffer (see _take); callers may _give it back
-    if fill == 0.0:
-        # zero only the border: the interior is overwritten just below
-        out[:, :pt] = 0
-        out[:, pt + H :] = 0
-        out[:, pt : pt + H, :pl] = 0
-        out[:, pt : pt + H, pl + W :] = 0
-    else:
-        out.fill(fill)
-    out[:, pt : pt + H, pl : pl + W] = chwn
+
+    def channels(a, b, _worker):  # (blocks of channels go to threads)
+        o = out[a:b]
+        if fill == 0.0:
+            # zero only the border: the interior is overwritten just below
+            o[:, :pt] = 0
+            o[:, pt + H :] = 0
+            o[:, pt : pt + H, :pl] = 0
+            o[:, pt : pt + H, pl + W :] = 0
+        else:
+            o.fill(fill)
+        o[:, pt : pt + H, pl : pl + W] = chwn[a:b]
+
+    parallel(channels, C, threads_for(out.nbytes))
     return out
 
 
 def chwn(x: np.ndarray) -> np.ndarray:
     """NCHW-shaped array -> contiguous (C, H, W, N); free when x came from a conv/pool here."""
-    return np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+    c = x.transpose(1, 2, 3, 0)
+    if c.flags.c_contiguous:
+        return c
+    out = np.empty(c.shape, dtype=x.dtype)
+    parallel_blocks(lambda i: np.copyto(out[i], c[i]), out)
+    return out
 
 
 def nchw(x: np.ndarray) -> np.ndarray:
@@ -103,7 +119,10 @@ _CACHE_PER_KEY = 4
 
 def take(shape, dtype) -> np.ndarray:
     lst = _cache.get((shape, np.dtype(dtype)))
-    return lst.pop() if lst else np.empty(shape, dtype=dtype)
+    try:  # (list.pop is atomic: threads of a parallel loop take buffers at once)
+        return lst.pop() if lst else np.empty(shape, dtype=dtype)
+    except IndexError:  # another thread took the last one
+        return np.empty(shape, dtype=dtype)
 
 
 def give(arr) -> None:
@@ -177,6 +196,12 @@ def im2col(win: np.ndarray, i0: int, i1: int, out: np.ndarray | None = None) -> 
     cols = take((K, L), win.dtype) if out is None else out.reshape(-1)[: K * L].reshape(K, L)
     np.copyto(cols.reshape(block.shape), block)
     return cols
+
+
+def im2col_rows(win: np.ndarray, i0: int, i1: int, cols: np.ndarray) -> None:
+    """Copy output rows [i0, i1) of the :func:`windows` view ``win`` into their block of columns
+    of the whole im2col matrix ``cols`` ((C*kh*kw, Ho*Wo*N), contiguous)."""
+    np.copyto(cols.reshape(win.shape)[:, :, :, i0:i1], win[:, :, :, i0:i1])
 
 
 def window(xp, ki, kj, dil, stride, Ho, Wo):

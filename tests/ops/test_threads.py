@@ -1,0 +1,183 @@
+"""deepgrad.ops.threads: the work split over threads, and the ops that use it giving the
+same results with one thread and with several (float rounding of partial sums aside)."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+from deepgrad.ops import threads
+
+threadpoolctl = pytest.importorskip("threadpoolctl", reason="threads are only used with threadpoolctl (train extra)")
+
+
+def _blas_threads():
+    ctl = threads._blas_controller()
+    return None if ctl is None else threads._blas_threads(ctl)
+
+
+@pytest.fixture
+def restore_threads():
+    requested, blas = threads._requested, _blas_threads()
+    yield
+    threads._requested = requested
+    if blas is not None:
+        for lc in threads._blas_controller().lib_controllers:
+            lc.set_num_threads(blas)
+
+
+def test_split_covers_the_range_in_order():
+    for n in range(0, 12):
+        for parts in range(1, 5):
+            sl = threads.split(n, parts)
+            assert [i for a, b in sl for i in range(a, b)] == list(range(n))
+            assert all(b > a for a, b in sl) or n == 0
+            sizes = [b - a for a, b in sl]
+            assert max(sizes) - min(sizes) <= 1
+
+
+def test_parallel_runs_slices_on_distinct_threads_and_keeps_order(restore_threads):
+    seen = []
+
+    def fn(a, b, k):
+        seen.append((k, threading.get_ident()))
+        return list(range(a, b))
+
+    out = threads.parallel(fn, 10, threads=3)
+    assert out == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    assert sorted(k for k, _ in seen) == [0, 1, 2]
+    assert len({ident for _, ident in seen}) >= 2  # (the pool may reuse a worker that finished)
+    main = [ident for k, ident in seen if k == 0]
+    assert main == [threading.get_ident()]  # slice 0 runs in the calling thread
+
+
+def test_blas_is_single_threaded_inside_a_region_and_restored_after(restore_threads):
+    if _blas_threads() is None:
+        pytest.skip("no BLAS library that threadpoolctl controls")
+    dg.set_num_threads(2)
+    inside = threads.parallel(lambda a, b, k: _blas_threads(), 4, threads=2)
+    assert inside == [1, 1]
+    assert _blas_threads() == 2
+    assert dg.get_num_threads() == 2
+
+
+def test_an_exception_in_a_worker_is_raised_after_every_slice_finished(restore_threads):
+    done = []
+
+    def fn(a, b, k):
+        if k == 1:
+            raise ValueError("slice 1 failed")
+        threading.Event().wait(0.05)
+        done.append(k)
+
+    with pytest.raises(ValueError, match="slice 1 failed"):
+        threads.parallel(fn, 4, threads=2)
+    assert done == [0]
+    if _blas_threads() is not None:
+        assert threads._active == 0 and _blas_threads() == (threads._requested or _blas_threads())
+
+
+def test_nested_loops_run_serially_inside_a_worker(restore_threads):
+    inner = threads.parallel(lambda a, b, k: threads.get_num_threads(), 2, threads=2)
+    assert inner == [1, 1]
+
+
+def test_set_num_threads_one_makes_everything_serial(restore_threads):
+    dg.set_num_threads(1)
+    assert dg.get_num_threads() == 1
+    idents = threads.parallel(lambda a, b, k: threading.get_ident(), 100)
+    assert idents == [threading.get_ident()]
+    with pytest.raises(ValueError, match="positive"):
+        dg.set_num_threads(0)
+
+
+def _child_conv(q):
+    x = np.random.default_rng(0).standard_normal((16, 8, 20, 20)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((8, 8, 3, 3)).astype(np.float32)
+    out = dg.nn.functional.conv2d(dg.tensor(x), dg.tensor(w), padding=1)
+    q.put(float(out.data.sum()))
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_a_forked_child_runs_parallel_ops(restore_threads):
+    """A child forked after the pool started has none of its threads: it must make its own."""
+    dg.set_num_threads(2)
+    _child_conv(mp.Queue())  # start the pool in the parent
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_conv, args=(q,))
+    p.start()
+    p.join(60)
+    assert p.exitcode == 0
+    assert np.isfinite(q.get(timeout=5))
+
+
+# ----- the ops: one thread vs two --------------------------------------------------------------
+def _grads(fn, arrays, n_threads):
+    dg.set_num_threads(n_threads)
+    ts = [dg.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*ts)
+    seed = np.random.default_rng(7).standard_normal(out.shape).astype(out.data.dtype)
+    (out * dg.tensor(seed)).sum().backward()
+    return [out.data.copy()] + [t.grad.copy() for t in ts]
+
+
+def _same_with_threads(fn, arrays, rtol=1e-5, atol=1e-5):
+    one = _grads(fn, arrays, 1)
+    two = _grads(fn, arrays, 2)
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+F = dg.nn.functional
+rng = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, kw",
+    [
+        ((32, 16, 28, 28), (16, 16, 3, 3), dict(padding=1)),  # chunked im2col, direct dx
+        ((8, 6, 12, 12), (10, 6, 3, 3), dict(padding=1)),  # whole matrix kept for backward
+        ((16, 8, 30, 30), (12, 8, 3, 3), dict(stride=2, padding=1)),  # col2im dx (per-thread scatter)
+        ((16, 8, 21, 21), (8, 2, 3, 3), dict(padding=1, groups=4)),  # groups
+        ((32, 24, 18, 18), (24, 1, 3, 3), dict(padding=1, groups=24)),  # depthwise, stride 1
+        ((32, 24, 18, 18), (24, 1, 3, 3), dict(stride=2, padding=1, groups=24)),  # depthwise, strided
+    ],
+)
+def test_conv2d_same_with_one_and_two_threads(restore_threads, x_shape, w_shape, kw):
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = (rng.standard_normal(w_shape) * 0.2).astype(np.float32)
+    b = rng.standard_normal(w_shape[0]).astype(np.float32)
+    _same_with_threads(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], rtol=1e-4, atol=1e-4)
+
+
+def test_conv_relu_pool_same_with_one_and_two_threads(restore_threads):
+    x = rng.standard_normal((64, 3, 28, 28)).astype(np.float32)
+    w = (rng.standard_normal((8, 3, 5, 5)) * 0.2).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    _same_with_threads(lambda x, w, b: F.conv2d_relu_max_pool2d(x, w, b, padding=2, pool=2), [x, w, b],
+                       rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "chwn"])
+def test_batch_norm_relu_and_add_same_with_one_and_two_threads(restore_threads, layout):
+    x = rng.standard_normal((32, 16, 20, 20)).astype(np.float32)
+    r = rng.standard_normal(x.shape).astype(np.float32)
+    if layout == "chwn":  # batch innermost, as the convolutions leave it
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    g = (1 + 0.1 * rng.standard_normal(16)).astype(np.float32)
+    be = (0.1 * rng.standard_normal(16)).astype(np.float32)
+
+    def fn(x, r, g, be):
+        y = F.batch_norm(x, None, None, g, be, training=True)
+        return F.relu(y + r)
+
+    _same_with_threads(fn, [x, r, g, be])
+
+    def fused(x, r, g, be):
+        return dg.ops.normalization.batch_norm_relu(x, None, None, g, be, training=True, residual=r)
+
+    _same_with_threads(fused, [x, r, g, be])
