@@ -23,9 +23,9 @@ from .check.anomaly import detect_anomaly, set_detect_anomaly
 from .creation import arange, empty, eye, from_numpy, full, ones, ones_like, rand, randn, zeros, zeros_like
 from .ops import *  # noqa: F403
 from .ops import __all__ as _ops_all
+from .ops.threads import get_num_threads, set_num_threads
 from .random import default_generator, manual_seed, seed
 from .serialization import load_model, load_weights, save_model, save_weights
-from .ops.threads import get_num_threads, set_num_threads
 from .tensor import Tensor, as_tensor, tensor
 
 if TYPE_CHECKING:  # imported on first use (see __getattr__); named here for editors and type checkers

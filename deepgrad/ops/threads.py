@@ -60,6 +60,7 @@ def get_num_threads() -> int:
     ``DEEPGRAD_NUM_THREADS``, else BLAS's current thread count (1 without threadpoolctl)."""
     if getattr(_in_region, "on", False):
         return 1  # inside a worker: nested loops run serially
+    n: int | None
     if _requested is not None:
         n = _requested
     elif os.environ.get("DEEPGRAD_NUM_THREADS"):
@@ -215,8 +216,8 @@ def run_slices(fn: Callable[[int, int, int], Any], slices: list[tuple[int, int]]
             except BaseException as e:  # wait for the others before raising
                 first_exc, results = e, [None]
             for w in workers:
-                r, e = w.wait()
-                first_exc = first_exc or e
+                r, err = w.wait()
+                first_exc = first_exc or err
                 results.append(r)
             if first_exc is not None:
                 raise first_exc
