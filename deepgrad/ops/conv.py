@@ -17,7 +17,7 @@ forward pass (im2col + GEMM): no scatter-add, measured ~1.3x faster for ResNet's
 The memory machinery lives in :mod:`deepgrad.ops.im2col`: the batch-innermost
 ``(C, H, W, N)`` layout the ops work in (outputs are NCHW-*shaped* views of it), the
 cache of recycled buffers, and im2col/col2im. Memory is bounded: an im2col matrix larger
-than ``IM2COL_BUDGET_BYTES`` (4 MiB) is built and consumed in chunks of output rows
+than ``IM2COL_BUDGET_BYTES`` (8 MiB) is built and consumed in chunks of output rows
 (``IM2COL_CHUNK_BYTES``, sized for BLAS's thread count), into one reused buffer, and is recomputed in the
 backward pass instead of being kept.
 

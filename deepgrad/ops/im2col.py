@@ -28,7 +28,7 @@ from numpy.lib.stride_tricks import as_strided
 from .threads import parallel, parallel_blocks, threads_for
 
 #: im2col matrices up to this size (bytes) are built whole and kept for the backward pass.
-IM2COL_BUDGET_BYTES = 4 * 2**20
+IM2COL_BUDGET_BYTES = 8 * 2**20  # (LeNet-5's first conv, 5 MB, is kept: rebuilding it cost ~25% of that layer's step)
 
 
 #: Bigger ones are built and consumed in chunks of output rows of about this size (at

@@ -140,7 +140,7 @@ rng = np.random.default_rng(0)
     "x_shape, w_shape, kw",
     [
         ((32, 16, 28, 28), (16, 16, 3, 3), dict(padding=1)),  # chunked im2col, direct dx
-        ((8, 6, 12, 12), (10, 6, 3, 3), dict(padding=1)),  # whole matrix kept for backward
+        ((16, 6, 12, 12), (10, 6, 3, 3), dict(padding=1)),  # whole matrix kept for backward
         ((16, 8, 30, 30), (12, 8, 3, 3), dict(stride=2, padding=1)),  # col2im dx (per-thread scatter)
         ((16, 8, 21, 21), (8, 2, 3, 3), dict(padding=1, groups=4)),  # groups
         ((32, 24, 18, 18), (24, 1, 3, 3), dict(padding=1, groups=24)),  # depthwise, stride 1
@@ -181,3 +181,56 @@ def test_batch_norm_relu_and_add_same_with_one_and_two_threads(restore_threads, 
         return dg.ops.normalization.batch_norm_relu(x, None, None, g, be, training=True, residual=r)
 
     _same_with_threads(fused, [x, r, g, be])
+
+
+# ----- finite differences with every loop split over two threads, in tiny chunks ---------------------------
+@pytest.fixture
+def forced_threads(restore_threads, monkeypatch):
+    """Two threads even for tiny arrays, and im2col in chunks of one row: every parallel path runs."""
+    from deepgrad.ops import im2col as im2col_mod
+
+    dg.set_num_threads(2)
+    monkeypatch.setattr(threads, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(im2col_mod, "IM2COL_BUDGET_BYTES", 64)
+    monkeypatch.setattr(im2col_mod, "IM2COL_CHUNK_BYTES", 64)
+
+
+def _t64(rng, shape):
+    return dg.tensor(rng.standard_normal(shape), requires_grad=True)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(stride=1, padding=1),  # direct dx
+        dict(stride=(2, 1), padding=(0, 2), dilation=(1, 2)),  # col2im dx, per-thread scatter
+        dict(stride=2, padding=1, groups=2),
+        dict(stride=1, padding=1, groups=4),  # depthwise, stride 1
+        dict(stride=2, padding=1, groups=4),  # depthwise, strided
+    ],
+)
+def test_conv2d_gradcheck_with_threads(forced_threads, kw):
+    from deepgrad.check import gradcheck
+
+    rng = np.random.default_rng(0)
+    groups = kw.get("groups", 1)
+    x, w, b = _t64(rng, (3, 4, 7, 6)), _t64(rng, (4, 4 // groups, 3, 2 if groups < 4 else 3)), _t64(rng, (4,))
+    report = gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), x, w, b)
+    assert report.passed, report.failed
+
+
+def test_conv_relu_pool_and_batch_norm_gradcheck_with_threads(forced_threads):
+    from deepgrad.check import gradcheck
+
+    rng = np.random.default_rng(0)
+    x, w, b = _t64(rng, (2, 2, 8, 8)), _t64(rng, (3, 2, 3, 3)), _t64(rng, (3,))
+    b.data += 0.5
+    assert gradcheck(lambda x, w, b: F.conv2d_relu_max_pool2d(x, w, b, padding=1), x, w, b).passed
+    x = _t64(rng, (4, 5, 3, 3))
+    g = dg.tensor(rng.uniform(0.5, 1.5, 5), requires_grad=True)
+    be = _t64(rng, (5,))
+    r = _t64(rng, (4, 5, 3, 3))
+    rep = gradcheck(lambda x, g, be, r: dg.ops.normalization.batch_norm_relu(x, None, None, g, be, training=True,
+                                                                            residual=r), x, g, be, r)
+    assert rep.passed, str(rep)
+    assert gradcheck(lambda x: F.relu(x * 1.0), _t64(rng, (3, 4, 5))).passed
