@@ -108,6 +108,41 @@ def unpad(dxp: np.ndarray, pads, x_shape) -> np.ndarray:
     return nchw(dxp[:, pt : pt + H, pl : pl + W])
 
 
+# ----- freed memory stays in the process ---------------------------------------------------------------
+def keep_freed_memory(mmap_threshold: int = 64 * 2**20, trim_threshold: int = 256 * 2**20) -> bool:
+    """Ask glibc's malloc to keep freed blocks of up to ``mmap_threshold`` bytes for reuse instead of
+    returning them to the OS (``mallopt``; Linux only). Returns whether it did.
+
+    A training step frees and allocates the same megabyte-sized arrays again and again. By
+    default glibc serves such blocks with ``mmap`` and gives them back at ``free``, so every
+    step touches fresh pages and pays a page fault per 4 KiB (measured per step: LeNet-5 written
+    as separate layers 1,050 faults and 4.2 ms of system time, 13.3 ms a step; with this 0.2
+    faults and 8.5 ms; the user-written ResNet-small 170 -> 132 ms). The cost: memory freed
+    during training stays with the process (its peak is unchanged). Called when deepgrad is
+    imported, unless ``DEEPGRAD_KEEP_FREED_MEMORY=0`` or glibc's own ``MALLOC_MMAP_THRESHOLD_``
+    / ``MALLOC_TRIM_THRESHOLD_`` settings are in the environment (then those apply).
+    """
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("DEEPGRAD_KEEP_FREED_MEMORY", "1") == "0":
+        return False
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return False
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt  # glibc's; other C libraries may lack it
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        return bool(mallopt(M_MMAP_THRESHOLD, int(mmap_threshold))) and bool(mallopt(M_TRIM_THRESHOLD, int(trim_threshold)))
+    except (OSError, AttributeError):
+        return False
+
+
+#: Whether :func:`keep_freed_memory` took effect when deepgrad was imported.
+KEEPS_FREED_MEMORY = keep_freed_memory()
+
+
 # ----- a small cache of im2col buffers ------------------------------------------------------------------
 # im2col matrices are big (megabytes) and short-lived (built in forward, dropped after
 # backward). Fresh allocations of that size come straight from the OS and pay a page

@@ -13,6 +13,7 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 from ..tensor import Tensor
 from .promotion import as_operand, cast_operand, result_type
+from .threads import matmul2d
 
 
 def _matmul_error(a, b):
@@ -33,7 +34,7 @@ class MatMul(Function):
             dt = result_type(a, b)
             a, b = cast_operand(a, dt), cast_operand(b, dt)
         try:
-            out = np.matmul(a, b)
+            out = matmul2d(a, b) if a.ndim == b.ndim == 2 and a.shape[1] == b.shape[0] else np.matmul(a, b)
         except ValueError:
             raise _matmul_error(a, b) from None
         ctx.a, ctx.b = a, b
@@ -54,12 +55,14 @@ class MatMul(Function):
             g2 = np.expand_dims(g2, -1)
         ga = gb = None
         if na:
-            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = matmul2d(g2, b2.T) if g2.ndim == b2.ndim == 2 else np.matmul(g2, np.swapaxes(b2, -1, -2))
             ga = unbroadcast(ga, a2.shape, "matmul").reshape(a.shape)
         if nb:
             if a2.ndim == 2 and b2.ndim == 2 and g2.ndim > 2:
                 # a shared (m, k) matrix on the left: sum the batch of gradients first, one GEMM
                 gb = a2.T @ g2.reshape(-1, *g2.shape[-2:]).sum(axis=0)
+            elif a2.ndim == g2.ndim == 2:
+                gb = matmul2d(a2.T, g2)
             else:
                 gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
             gb = unbroadcast(gb, b2.shape, "matmul").reshape(b.shape)
@@ -80,7 +83,7 @@ class Linear(Function):
                 f"(expected last input dim {weight.shape[1]})"
             )
         x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-        out = x2 @ weight.T
+        out = matmul2d(x2, weight.T)
         if bias is not None:
             out += bias
         ctx.x2, ctx.weight, ctx.xshape = x2, weight, x.shape
@@ -90,8 +93,8 @@ class Linear(Function):
     def backward(ctx, grad):
         nx, nw, nb = ctx.needs_input_grad
         g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
-        gx = (g2 @ ctx.weight).reshape(ctx.xshape) if nx else None
-        gw = g2.T @ ctx.x2 if nw else None
+        gx = matmul2d(g2, ctx.weight).reshape(ctx.xshape) if nx else None
+        gw = matmul2d(g2.T, ctx.x2) if nw else None
         gb = g2.sum(axis=0) if nb else None
         return gx, gw, gb
 

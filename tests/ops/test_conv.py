@@ -286,7 +286,7 @@ def test_outputs_never_share_the_recycled_buffers(kw):
 def test_chunk_size_is_cache_sized(monkeypatch):
     monkeypatch.setattr(im2col_mod, "IM2COL_CHUNK_BYTES", None)
     assert im2col_mod.chunk_bytes() == 2**19  # 512 KiB: each GEMM reads a matrix still in cache
-    assert im2col_mod.row_chunk(2**16, 100) == 8  # 64 KiB rows, 6.4 MiB in all (over the budget): 8 to a chunk
+    assert im2col_mod.row_chunk(2**17, 100) == 4  # 128 KiB rows, 12.5 MiB in all (over the budget): 4 to a chunk
     assert im2col_mod.row_chunk(2**20, 100) == 1  # a row larger than a chunk: one at a time
     assert im2col_mod.row_chunk(2**10, 100) == 100  # 100 KiB in all: within the budget, one chunk
 

@@ -234,3 +234,42 @@ def test_conv_relu_pool_and_batch_norm_gradcheck_with_threads(forced_threads):
                                                                             residual=r), x, g, be, r)
     assert rep.passed, str(rep)
     assert gradcheck(lambda x: F.relu(x * 1.0), _t64(rng, (3, 4, 5))).passed
+
+
+def test_matmul2d_splits_rows_or_columns_and_equals_numpy(restore_threads, monkeypatch):
+    monkeypatch.setattr(threads, "GEMM_SPLIT_MIN", 0)
+    dg.set_num_threads(2)
+    r = np.random.default_rng(3)
+    for m, k, n in [(64, 30, 7), (5, 40, 90), (1, 3, 1), (2, 2, 2)]:
+        a, b = r.standard_normal((m, k)), r.standard_normal((k, n))
+        np.testing.assert_allclose(threads.matmul2d(a, b), a @ b, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(threads.matmul2d(a, b.T.copy().T), a @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_linear_and_matmul_gradcheck_with_split_gemms(forced_threads, monkeypatch):
+    from deepgrad.check import gradcheck
+
+    monkeypatch.setattr(threads, "GEMM_SPLIT_MIN", 0)
+    rng = np.random.default_rng(0)
+    x, w, b = _t64(rng, (6, 5)), _t64(rng, (4, 5)), _t64(rng, (4,))
+    assert gradcheck(lambda x, w, b: F.linear(x, w, b), x, w, b).passed
+    a, c = _t64(rng, (3, 7)), _t64(rng, (7, 9))
+    assert gradcheck(lambda a, c: a @ c, a, c).passed
+
+
+def test_freed_memory_stays_with_the_process_unless_told_otherwise():
+    """deepgrad asks glibc to keep freed blocks (no page faults on every step); an environment
+    variable turns that off, and glibc's own settings take precedence."""
+    import subprocess
+    import sys
+
+    code = "import deepgrad.ops.im2col as m; print(m.KEEPS_FREED_MEMORY)"
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MALLOC_")}
+    on = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**env, "DEEPGRAD_KEEP_FREED_MEMORY": "0"}).stdout
+    theirs = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**env, "MALLOC_TRIM_THRESHOLD_": "1000000"}).stdout
+    assert off.strip() == "False" and theirs.strip() == "False"
+    if sys.platform.startswith("linux") and "glibc" in " ".join(__import__("platform").libc_ver()):
+        assert on.strip() == "True"
