@@ -272,6 +272,16 @@ def _time_child(lib: str, name: str, threads: int, steps: int, warmup: int) -> l
     return [_timed(step) for _ in range(steps)]
 
 
+def _child_env(lib: str) -> dict:
+    """The environment of a child process. This script imports deepgrad, whose import asks
+    glibc to keep freed memory (``deepgrad.ops.im2col.keep_freed_memory``); PyTorch's child
+    turns that off, so that PyTorch runs with the allocator it has when used alone."""
+    env = dict(os.environ)
+    if lib == "torch":
+        env["DEEPGRAD_KEEP_FREED_MEMORY"] = "0"
+    return env
+
+
 def isolated_times(name: str, threads: int, steps: int, warmup: int, rounds: int, libs) -> dict:
     """{lib: [seconds, ...]}: ``rounds`` rounds of one fresh subprocess per library, alternating."""
     import subprocess
@@ -283,7 +293,7 @@ def isolated_times(name: str, threads: int, steps: int, warmup: int, rounds: int
                    f"{lib}:{name}", "--steps", str(steps), "--warmup", str(warmup)]
             if _clock is time.process_time:
                 cmd.append("--cpu-time")
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=True).stdout
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=True, env=_child_env(lib)).stdout
             times[lib] += json.loads(out.strip().splitlines()[-1])
     return times
 
@@ -294,7 +304,7 @@ def rss_growth_mib(lib: str, name: str, threads: int) -> float | None:
 
     cmd = [sys.executable, os.path.abspath(__file__), f"--threads={threads}", "--memory-child", f"{lib}:{name}"]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True).stdout
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True, env=_child_env(lib)).stdout
         return round(float(out.strip().splitlines()[-1]), 1)
     except Exception:
         return None
