@@ -211,29 +211,7 @@ def dg_peak_mib(step):
 
 def _memory_child(lib: str, name: str, threads: int, steps: int = 3) -> float:
     """In this (fresh) process: the max-RSS growth (MiB) of ``steps`` training steps of ``name`` in ``lib``."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
-    y = rng.integers(0, 10, BATCH).astype(np.int64)
-    if lib == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
-        torch.manual_seed(0)
-        if name.startswith("depthwise"):
-            step = depthwise_forward(torch, torch.nn, rng)
-        else:
-            model = torch_models(torch)[name]()
-            step = train_step(model, torch.optim.Adam(model.parameters(), lr=1e-3), torch.from_numpy(x),
-                              torch.from_numpy(y), torch.nn.functional.cross_entropy)
-    else:
-        dg.manual_seed(0)
-        if name.startswith("depthwise"):
-            step = depthwise_forward(dg, dg.nn, rng, name == "depthwise_chained")
-        else:
-            model = {"lenet": dg_lenet, "lenet_unfused": dg_lenet_unfused, "resnet": DgResNetSmall,
-                     "user_resnet": dg_user_resnet}[name]()
-            step = train_step(model, Adam(model.parameters(), lr=1e-3), dg.tensor(x), dg.tensor(y),
-                              dg.nn.functional.cross_entropy)
+    step = _make_step(lib, name, threads)
     rss0 = _rss_mib()
     for _ in range(steps):
         step()
