@@ -43,6 +43,7 @@ from .im2col import (
     im2col_rows,
     keep_or_give,
     nchw,
+    pad_into,
     row_chunk,
     take,
     unpad,
@@ -187,7 +188,7 @@ def corr_backward(xp, cols, xp_shape, gout: np.ndarray, w3: np.ndarray, g: Geome
     for dw_k, dxp_k in parts[1:]:
         if dw_k is not None:
             dw3 += dw_k
-        if dxp_k is not None and dxp_k is not dxp0:
+        if dxp_k is not None:  # (a thread other than the first scattered into its own)
             dxp0 += dxp_k
     return dxp0, (None if dw3 is None else dw3.transpose(0, 2, 1))
 
@@ -283,9 +284,8 @@ def _depthwise_forward_s1(x: np.ndarray, w: np.ndarray, g: Geometry, pads) -> tu
     strided view, and the convolution of a block of channels is one ``einsum`` written
     straight into the output. Each block is padded (copied into ``xp``) just before its
     einsum reads it, so it is still in cache; blocks of channels go to threads."""
-    (pt, pb), (pl, pr) = pads
     N, C, H, W = x.shape
-    Hp, Wp = H + pt + pb, W + pl + pr
+    Hp, Wp = H + sum(pads[0]), W + sum(pads[1])
     dtype = np.result_type(x.dtype, w.dtype)
     xp = take((C, Hp, Wp, N), x.dtype)
     src = x.transpose(1, 2, 3, 0)
@@ -300,12 +300,7 @@ def _depthwise_forward_s1(x: np.ndarray, w: np.ndarray, g: Geometry, pads) -> tu
         for c0 in range(a, b, step):
             cb = slice(c0, min(b, c0 + step))
             n = cb.stop - cb.start
-            o = xp[cb]
-            o[:, :pt] = 0
-            o[:, pt + H :] = 0
-            o[:, pt : pt + H, :pl] = 0
-            o[:, pt : pt + H, pl + W :] = 0
-            o[:, pt : pt + H, pl : pl + W] = src[cb]
+            pad_into(xp[cb], src[cb], pads)
             taps = as_strided(flat[cb], shape=(n, g.kh, g.kw, g.Ho, g.Wo * N),
                               strides=(flat.strides[0], g.dh * row * isz, g.dw * N * isz, row * isz, isz),
                               writeable=False)

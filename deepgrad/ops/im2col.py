@@ -60,30 +60,29 @@ Geometry = namedtuple("Geometry", "kh kw sh sw dh dw Ho Wo")
 def chwn_padded(x: np.ndarray, pads, fill=0.0) -> np.ndarray:
     """NCHW (any strides) -> contiguous padded (C, H+pt+pb, W+pl+pr, N) in one copy."""
     (pt, pb), (pl, pr) = pads
-    chwn = x.transpose(1, 2, 3, 0)
     if pt == pb == pl == pr == 0:
-        if chwn.flags.c_contiguous:
-            return chwn
-        out = np.empty(chwn.shape, dtype=x.dtype)
-        parallel_blocks(lambda i: np.copyto(out[i], chwn[i]), out)
-        return out
+        return chwn(x)
     N, C, H, W = x.shape
+    src = x.transpose(1, 2, 3, 0)
     out = take((C, H + pt + pb, W + pl + pr, N), x.dtype)  # a recycled buffer (see _take); callers may _give it back
-
-    def channels(a, b, _worker):  # (blocks of channels go to threads)
-        o = out[a:b]
-        if fill == 0.0:
-            # zero only the border: the interior is overwritten just below
-            o[:, :pt] = 0
-            o[:, pt + H :] = 0
-            o[:, pt : pt + H, :pl] = 0
-            o[:, pt : pt + H, pl + W :] = 0
-        else:
-            o.fill(fill)
-        o[:, pt : pt + H, pl : pl + W] = chwn[a:b]
-
-    parallel(channels, C, threads_for(out.nbytes))
+    # (blocks of channels go to threads)
+    parallel(lambda a, b, _k: pad_into(out[a:b], src[a:b], pads, fill), C, threads_for(out.nbytes))
     return out
+
+
+def pad_into(out: np.ndarray, src: np.ndarray, pads, fill=0.0) -> None:
+    """Copy ``src`` (c, H, W, N) into the interior of ``out`` (c, H+pt+pb, W+pl+pr, N) and set its border to ``fill``."""
+    (pt, _), (pl, _) = pads
+    _, H, W, _ = src.shape
+    if fill == 0.0:
+        # zero only the border: the interior is overwritten just below
+        out[:, :pt] = 0
+        out[:, pt + H :] = 0
+        out[:, pt : pt + H, :pl] = 0
+        out[:, pt : pt + H, pl + W :] = 0
+    else:
+        out.fill(fill)
+    out[:, pt : pt + H, pl : pl + W] = src
 
 
 def chwn(x: np.ndarray) -> np.ndarray:

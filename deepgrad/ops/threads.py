@@ -14,7 +14,7 @@ How many threads: as many as BLAS is set to use (``OPENBLAS_NUM_THREADS``, ``OMP
 or threadpoolctl's limits, read at each region), so a process limited to one BLAS thread
 stays serial; :func:`set_num_threads` sets both, like ``torch.set_num_threads``. Lowering
 BLAS to one thread for a region needs `threadpoolctl <https://github.com/joblib/threadpoolctl>`_
-(BSD-3-Clause, pure Python; in the ``train`` extra). Without it, deepgrad stays serial and
+(BSD-3-Clause, pure Python; in the ``threads``, ``train`` and ``test`` extras). Without it, deepgrad stays serial and
 BLAS threads each GEMM as before: the core still needs NumPy alone.
 
 Results do not depend on the thread count except for the order in which partial sums of
@@ -32,7 +32,7 @@ _workers: list = []  # persistent worker threads (_Worker), started on first use
 _busy = threading.Lock()  # held while a region uses the workers; another thread's region then runs serially
 _requested: int | None = None  # set_num_threads(n); None: follow BLAS
 _blas: Any = None  # threadpoolctl's controller of the BLAS libraries loaded; False: unavailable
-_active = 0  # parallel regions in flight (BLAS is at one thread while > 0)
+_active = False  # a region is running on the workers (BLAS is at one thread meanwhile)
 _saved_blas_threads: int | None = None
 _in_region = threading.local()
 
@@ -60,17 +60,16 @@ def get_num_threads() -> int:
     ``DEEPGRAD_NUM_THREADS``, else BLAS's current thread count (1 without threadpoolctl)."""
     if getattr(_in_region, "on", False):
         return 1  # inside a worker: nested loops run serially
-    n: int | None
+    ctl = _blas_controller()
+    if ctl is None:
+        return 1
     if _requested is not None:
         n = _requested
     elif os.environ.get("DEEPGRAD_NUM_THREADS"):
         n = int(os.environ["DEEPGRAD_NUM_THREADS"])
-    else:
-        ctl = _blas_controller()
-        if ctl is None:
-            return 1
-        n = _saved_blas_threads if _active else _blas_threads(ctl)
-    return max(1, int(n or 1)) if _blas_controller() is not None else 1
+    else:  # (inside a region BLAS is at one thread; its own count is the saved one)
+        n = _saved_blas_threads if _active and _saved_blas_threads else _blas_threads(ctl)
+    return max(1, n)
 
 
 def set_num_threads(n: int) -> None:
@@ -132,25 +131,25 @@ def _get_workers(n: int) -> list:
 
 
 def _enter() -> None:
+    """BLAS to one thread for the region (regions on the workers never overlap: see ``_busy``)."""
     global _active, _saved_blas_threads
     ctl = _blas_controller()
     with _lock:
-        if _active == 0 and ctl is not None:
+        if ctl is not None:
             _saved_blas_threads = _blas_threads(ctl)
             for lc in ctl.lib_controllers:
                 lc.set_num_threads(1)
-        _active += 1
+        _active = True
 
 
 def _exit() -> None:
     global _active, _saved_blas_threads
     ctl = _blas_controller()
     with _lock:
-        _active -= 1
-        if _active == 0 and ctl is not None and _saved_blas_threads is not None:
+        if ctl is not None and _saved_blas_threads is not None:
             for lc in ctl.lib_controllers:
                 lc.set_num_threads(_saved_blas_threads)
-            _saved_blas_threads = None
+        _active, _saved_blas_threads = False, None
 
 
 def _run_marked(fn, a, b, k):
@@ -274,7 +273,7 @@ def _reset_after_fork() -> None:
         for lc in _blas.lib_controllers:
             lc.set_num_threads(_saved_blas_threads)
     _workers.clear()
-    _active, _saved_blas_threads = 0, None
+    _active, _saved_blas_threads = False, None
     _lock, _busy = threading.Lock(), threading.Lock()
 
 

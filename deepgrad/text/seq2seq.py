@@ -238,25 +238,31 @@ def _greedy_batch(model: TransformerTranslator, memory, pad, bos: int, eos: int,
     return seqs, total.tolist()
 
 
-def transformer_greedy(model: TransformerTranslator, src, lengths, bos: int, eos: int, max_len: int,
-                       batch_size: int = 500):
-    """Greedy decoding of a batch, every sequence at once: returns a list of token lists
-    (``eos`` included when reached) and their total log-probabilities."""
+def _encoded_batches(model: TransformerTranslator, src, lengths, batch_size: int):
+    """Yield ``(memory, pad)`` for each batch of ``src``, encoded in eval mode without gradients
+    (the caller's decoding runs in that mode too); the model's mode is restored at the end."""
     from ..autograd import no_grad
 
     was = model.training
     model.eval()
-    seqs: list[list[int]] = []
-    totals: list[float] = []
     try:
         with no_grad():
             for i in range(0, len(src), batch_size):
-                memory, pad = model.encode(src[i:i + batch_size], lengths[i:i + batch_size])
-                s, t = _greedy_batch(model, memory, pad, bos, eos, max_len)
-                seqs += s
-                totals += t
+                yield model.encode(src[i:i + batch_size], lengths[i:i + batch_size])
     finally:
         model.train(was)
+
+
+def transformer_greedy(model: TransformerTranslator, src, lengths, bos: int, eos: int, max_len: int,
+                       batch_size: int = 500):
+    """Greedy decoding of a batch, every sequence at once: returns a list of token lists
+    (``eos`` included when reached) and their total log-probabilities."""
+    seqs: list[list[int]] = []
+    totals: list[float] = []
+    for memory, pad in _encoded_batches(model, src, lengths, batch_size):
+        s, t = _greedy_batch(model, memory, pad, bos, eos, max_len)
+        seqs += s
+        totals += t
     return seqs, totals
 
 
@@ -267,51 +273,43 @@ def transformer_beam(model: TransformerTranslator, src, lengths, bos: int, eos: 
     by total log-probability are kept, one that ends in ``eos`` leaves the beam finished, and the
     candidates (the finished ones, the beams still open after ``max_len`` and the greedy output)
     are ranked by ``log P / T^alpha``. Returns the best token list of each sequence and its score."""
-    from ..autograd import no_grad
     from .decoding import normalized_score
 
-    was = model.training
-    model.eval()
     B = int(beam_width)
     best: list[list[int]] = []
     scores: list[float] = []
-    try:
-        with no_grad():
-            for i in range(0, len(src), batch_size):
-                memory, pad = model.encode(src[i:i + batch_size], lengths[i:i + batch_size])
-                greedy, g_totals = _greedy_batch(model, memory, pad, bos, eos, max_len)  # same encoding
-                n = memory.shape[0]
-                # n * B beams; at first only beam 0 of each sequence is alive
-                memory_b = Tensor._wrap(memory.data.repeat(B, axis=0))
-                pad_b = pad.repeat(B, axis=0)
-                prefix = np.full((n * B, 1), bos, dtype=np.int64)
-                total = np.full((n, B), -np.inf)
-                total[:, 0] = 0.0
-                finished: list[dict] = [{} for _ in range(n)]
-                for _ in range(max_len):
-                    if not np.isfinite(total).any():
-                        break
-                    lp = _last_log_probs(model, prefix, memory_b, pad_b)  # (n * B, V)
-                    V = lp.shape[-1]
-                    cand = (total.reshape(n * B, 1) + lp).reshape(n, B * V)  # dead beams stay at -inf
-                    top = np.argsort(-cand, axis=1, kind="stable")[:, :B]
-                    top_total = np.take_along_axis(cand, top, axis=1)
-                    beam, tok = top // V, top % V
-                    rows = (np.arange(n)[:, None] * B + beam).reshape(-1)
-                    prefix = np.concatenate([prefix[rows], tok.reshape(-1, 1)], axis=1)
-                    ended = tok == eos
-                    for s, b in zip(*np.nonzero(ended & np.isfinite(top_total))):
-                        finished[s][tuple(prefix[s * B + b, 1:].tolist())] = float(top_total[s, b])
-                    total = np.where(ended, -np.inf, top_total)  # a finished beam leaves the beam
-                for s in range(n):
-                    for b in range(B):
-                        if np.isfinite(total[s, b]):  # still open after max_len
-                            finished[s][tuple(prefix[s * B + b, 1:].tolist())] = float(total[s, b])
-                    finished[s].setdefault(tuple(greedy[s]), g_totals[s])
-                    ranked = sorted(((normalized_score(t, len(seq), alpha), seq) for seq, t in finished[s].items()),
-                                    key=lambda x: -x[0])
-                    best.append(list(ranked[0][1]))
-                    scores.append(ranked[0][0])
-    finally:
-        model.train(was)
+    for memory, pad in _encoded_batches(model, src, lengths, batch_size):
+        greedy, g_totals = _greedy_batch(model, memory, pad, bos, eos, max_len)  # same encoding
+        n = memory.shape[0]
+        # n * B beams; at first only beam 0 of each sequence is alive
+        memory_b = Tensor._wrap(memory.data.repeat(B, axis=0))
+        pad_b = pad.repeat(B, axis=0)
+        prefix = np.full((n * B, 1), bos, dtype=np.int64)
+        total = np.full((n, B), -np.inf)
+        total[:, 0] = 0.0
+        finished: list[dict] = [{} for _ in range(n)]
+        for _ in range(max_len):
+            if not np.isfinite(total).any():
+                break
+            lp = _last_log_probs(model, prefix, memory_b, pad_b)  # (n * B, V)
+            V = lp.shape[-1]
+            cand = (total.reshape(n * B, 1) + lp).reshape(n, B * V)  # dead beams stay at -inf
+            top = np.argsort(-cand, axis=1, kind="stable")[:, :B]
+            top_total = np.take_along_axis(cand, top, axis=1)
+            beam, tok = top // V, top % V
+            rows = (np.arange(n)[:, None] * B + beam).reshape(-1)
+            prefix = np.concatenate([prefix[rows], tok.reshape(-1, 1)], axis=1)
+            ended = tok == eos
+            for s, b in zip(*np.nonzero(ended & np.isfinite(top_total))):
+                finished[s][tuple(prefix[s * B + b, 1:].tolist())] = float(top_total[s, b])
+            total = np.where(ended, -np.inf, top_total)  # a finished beam leaves the beam
+        for s in range(n):
+            for b in range(B):
+                if np.isfinite(total[s, b]):  # still open after max_len
+                    finished[s][tuple(prefix[s * B + b, 1:].tolist())] = float(total[s, b])
+            finished[s].setdefault(tuple(greedy[s]), g_totals[s])
+            ranked = sorted(((normalized_score(t, len(seq), alpha), seq) for seq, t in finished[s].items()),
+                            key=lambda x: -x[0])
+            best.append(list(ranked[0][1]))
+            scores.append(ranked[0][0])
     return best, scores
