@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad.check import gradcheck
+from deepgrad.ops import compiled
 from deepgrad.ops import im2col as im2col_mod
 
 
@@ -293,8 +294,10 @@ def test_chunk_size_is_cache_sized(monkeypatch):
 
 @pytest.mark.parametrize("layout", ["nchw", "batch_innermost"])
 @pytest.mark.parametrize("kernel,dilation,padding", [((3, 3), (1, 1), 1), ((3, 2), (2, 1), (2, 1)), ((1, 5), (1, 2), (0, 3))])
-def test_depthwise_stride1_einsum_path_matches_torch(kernel, dilation, padding, layout):
+def test_depthwise_stride1_einsum_path_matches_torch(kernel, dilation, padding, layout, monkeypatch):
+    """The NumPy code (the compiled kernels turned off; tests/ops/test_compiled.py checks those)."""
     torch = pytest.importorskip("torch")
+    monkeypatch.setattr(compiled, "_enabled", False)
     rng = np.random.default_rng(7)
     x0, w0 = rng.standard_normal((3, 5, 7, 6)), rng.standard_normal((5, 1) + kernel)
     xin = x0 if layout == "nchw" else np.ascontiguousarray(x0.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-from deepgrad.ops import threads
+from deepgrad.ops import compiled, threads
 
 threadpoolctl = pytest.importorskip("threadpoolctl", reason="threads are only used with threadpoolctl (train extra)")
 
@@ -145,9 +145,15 @@ rng = np.random.default_rng(0)
         ((16, 8, 21, 21), (8, 2, 3, 3), dict(padding=1, groups=4)),  # groups
         ((32, 24, 18, 18), (24, 1, 3, 3), dict(padding=1, groups=24)),  # depthwise, stride 1
         ((32, 24, 18, 18), (24, 1, 3, 3), dict(stride=2, padding=1, groups=24)),  # depthwise, strided
+        # the depthwise convolution's NumPy code (the compiled kernels, where numba is installed, turned off)
+        ((32, 24, 18, 18), (24, 1, 3, 3), dict(padding=1, groups=24, numpy_code=True)),
+        ((32, 24, 18, 18), (24, 1, 3, 3), dict(stride=2, padding=1, groups=24, numpy_code=True)),
     ],
 )
-def test_conv2d_same_with_one_and_two_threads(restore_threads, x_shape, w_shape, kw):
+def test_conv2d_same_with_one_and_two_threads(restore_threads, x_shape, w_shape, kw, monkeypatch):
+    kw = dict(kw)
+    if kw.pop("numpy_code", False):
+        monkeypatch.setattr(compiled, "_enabled", False)
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = (rng.standard_normal(w_shape) * 0.2).astype(np.float32)
     b = rng.standard_normal(w_shape[0]).astype(np.float32)
@@ -207,10 +213,16 @@ def _t64(rng, shape):
         dict(stride=2, padding=1, groups=2),
         dict(stride=1, padding=1, groups=4),  # depthwise, stride 1
         dict(stride=2, padding=1, groups=4),  # depthwise, strided
+        dict(stride=1, padding=1, groups=4, numpy_code=True),  # the same, NumPy code (compiled kernels off)
+        dict(stride=2, padding=1, groups=4, numpy_code=True),
     ],
 )
-def test_conv2d_gradcheck_with_threads(forced_threads, kw):
+def test_conv2d_gradcheck_with_threads(forced_threads, kw, monkeypatch):
     from deepgrad.check import gradcheck
+
+    kw = dict(kw)
+    if kw.pop("numpy_code", False):
+        monkeypatch.setattr(compiled, "_enabled", False)
 
     rng = np.random.default_rng(0)
     groups = kw.get("groups", 1)

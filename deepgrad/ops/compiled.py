@@ -1,0 +1,61 @@
+"""Optional compiled kernels: where NumPy cannot reach a fair speed, loops compiled by numba.
+
+The core needs NumPy alone, and every op here has a NumPy implementation. A few ops have no
+fast NumPy form; for those, when numba is installed (``pip install deepgrad[fast]``; numba
+and llvmlite are BSD-2-Clause, ~210 MB installed, work offline), the same op runs as
+compiled loops instead. Same layer, same arguments, same results up to float rounding; both
+paths are tested against each other and against finite differences.
+
+Today one op has a kernel: the depthwise convolution (``Conv2d`` with ``groups`` equal to
+its channel counts; :mod:`deepgrad.ops.depthwise_numba`).
+
+* ``DEEPGRAD_KERNELS=numpy`` in the environment, or :func:`use_compiled(False)
+  <use_compiled>`, runs the NumPy code everywhere.
+* numba is imported on the first op that wants it, not at ``import deepgrad``; the kernels
+  compile on first use (~1-2 s) and are cached on disk after that.
+"""
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+_enabled = os.environ.get("DEEPGRAD_KERNELS", "").strip().lower() not in ("numpy", "0", "off", "none")
+_loaded: dict[str, ModuleType | None] = {}
+
+
+def use_compiled(flag: bool) -> bool:
+    """Turn the compiled kernels on or off for this process; returns the previous setting."""
+    global _enabled
+    old, _enabled = _enabled, bool(flag)
+    return old
+
+
+def compiled_enabled() -> bool:
+    """Whether ops use compiled kernels where they have one (numba installed and not turned off)."""
+    return _enabled and depthwise_kernels(force=True) is not None
+
+
+def depthwise_kernels(force: bool = False) -> ModuleType | None:
+    """The depthwise convolution's compiled kernels, or None (numba missing or turned off)."""
+    if not (_enabled or force):
+        return None
+    if "depthwise" not in _loaded:
+        try:
+            from . import depthwise_numba
+        except ImportError:  # numba is not installed: the NumPy code runs
+            _loaded["depthwise"] = None
+        else:
+            _loaded["depthwise"] = depthwise_numba
+    return _loaded["depthwise"]
+
+
+def describe() -> str:
+    """One line for reports: which kernels run."""
+    if not _enabled:
+        return "numpy (compiled kernels turned off)"
+    mod = depthwise_kernels()
+    if mod is None:
+        return "numpy (numba not installed)"
+    import numba
+
+    return f"numba {numba.__version__} (depthwise convolution)"
