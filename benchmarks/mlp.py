@@ -1,13 +1,15 @@
 """Benchmark: one training step of a 784-256-256-10 ReLU MLP (batch 128, Adam, float32,
-cross-entropy) in deepgrad and, in the same process, PyTorch CPU (default Adam and
-``foreach=True``) and a hand-written NumPy step. Prints JSON (ms per step, ratios).
+cross-entropy) in deepgrad, PyTorch CPU (default Adam and ``foreach=True``) and a
+hand-written NumPy step. Prints JSON (ms per step, ratios).
 
-    python benchmarks/mlp.py [--steps 300] [--threads 2] [--profile]
+    python benchmarks/mlp.py [--steps 25] [--repeats 21] [--rounds 3] [--threads 2] [--profile] [--same-process]
 
-Each step is zero_grad + forward + loss + backward + optimizer step. Timing: the
-contenders run in round-robin blocks of ``--steps`` steps (so background load hits them
-alike), ``--repeats`` blocks each after a warm-up; reported: the median block (and the
-fastest, ``ms_per_step_min``).
+Each step is zero_grad + forward + loss + backward + optimizer step. Timing: each
+contender runs alone in a fresh subprocess that times ``--repeats`` blocks of ``--steps``
+steps after a warm-up; the subprocesses alternate (order reversed every other round) for
+``--rounds`` rounds, as in benchmarks/conv.py; reported: the median block (and the
+fastest, ``ms_per_step_min``). ``--same-process``: all contenders in this process, in
+round-robin blocks, as earlier versions did.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import mlp, train_step  # noqa: E402
+from bench_common import isolated_times, mlp, time_steps, train_step  # noqa: E402
 
 
 def _set_threads(n: int) -> None:
@@ -148,12 +150,26 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the deepgrad step to stderr")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of fresh subprocesses per contender")
+    ap.add_argument("--same-process", action="store_true",
+                    help="time all contenders in this process, in round-robin blocks (instead of alone in subprocesses)")
+    ap.add_argument("--time-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     _set_threads(args.threads)
     import numpy as np
 
     sizes = (784, 256, 256, 10)
     x, y = make_data(args.batch)
+    builders = {"deepgrad": lambda: deepgrad_step(x, y, sizes), "numpy_by_hand": lambda: numpy_step(x, y, sizes),
+                "torch_adam_default": lambda: torch_step(x, y, sizes, foreach=None),
+                "torch_adam_foreach": lambda: torch_step(x, y, sizes, foreach=True)}
+    if args.time_child:  # in a fresh subprocess: --repeats blocks of --steps step times, after a warm-up
+        if args.time_child.startswith("torch"):
+            import torch
+
+            torch.set_num_threads(args.threads)
+        print(json.dumps(time_steps(builders[args.time_child](), args.steps * args.repeats, 30)))
+        return None
     results = {
         "benchmark": "mlp_train_step",
         "model": "784-256-256-10 ReLU, cross_entropy, Adam(lr=1e-3)",
@@ -183,18 +199,24 @@ def main(argv=None):
     except ImportError:  # pragma: no cover - optional
         pass
 
-    contenders = {"deepgrad": deepgrad_step(x, y, sizes), "numpy_by_hand": numpy_step(x, y, sizes)}
-    if torch_ok:
-        contenders["torch_adam_default"] = torch_step(x, y, sizes, foreach=None)
-        contenders["torch_adam_foreach"] = torch_step(x, y, sizes, foreach=True)
-    # Round-robin blocks, so that load from other processes hits every contender alike.
-    blocks = {k: [] for k in contenders}
-    for f in contenders.values():  # warm-up
-        for _ in range(30):
-            f()
-    for _ in range(args.repeats):
-        for k, f in contenders.items():
-            blocks[k].append(_time(f, args.steps))
+    names = ["deepgrad", "numpy_by_hand"] + (["torch_adam_default", "torch_adam_foreach"] if torch_ok else [])
+    contenders = {k: builders[k]() for k in names}
+    blocks: dict[str, list[float]] = {k: [] for k in contenders}
+    if args.same_process:  # round-robin blocks, so that load from other processes hits every contender alike
+        for f in contenders.values():  # warm-up
+            for _ in range(30):
+                f()
+        for _ in range(args.repeats):
+            for k, f in contenders.items():
+                blocks[k].append(_time(f, args.steps))
+    else:  # each contender alone in fresh subprocesses, alternating (see bench_common.isolated_times)
+        got = isolated_times(os.path.abspath(__file__), names,
+                             ["--threads", args.threads, "--steps", args.steps, "--repeats", args.repeats,
+                              "--batch", args.batch], args.rounds)
+        for k, ts in got.items():
+            blocks[k] = [sum(ts[i:i + args.steps]) / args.steps * 1e3 for i in range(0, len(ts), args.steps)]
+    results["timing"] = ("one process, round-robin blocks" if args.same_process else
+                         f"each contender alone in fresh subprocesses, {args.rounds} alternating rounds")
     ms = results["ms_per_step"]
     for k, b in blocks.items():
         ms[k] = statistics.median(b)

@@ -3,8 +3,10 @@ character embedding 32 -> bidirectional LSTM 32 -> for each of 10 output steps a
 attention (Dense(10, tanh) -> Dense(1) -> softmax over the input) with the decoder's state,
 an LSTMCell(64) step on the context, Linear(64, 11); cross-entropy, gradient clipping at 5,
 Adam; batch 100, input length 40) in deepgrad (``deepgrad.text.seq2seq.DateTranslator``, the
-recipe's model) and, in the same process, the same model written in PyTorch. Prints JSON:
-ms per step (median of round-robin blocks, and the fastest), the ratio, and each library's
+recipe's model) and the same model written in PyTorch, each library alone in a fresh
+subprocess per block of ``--steps`` steps, alternating for ``--repeats`` blocks
+(``--same-process``: both in this process, round-robin, with CPU times too, as earlier
+versions did). Prints JSON: ms per step (median of the blocks, and the fastest), the ratio, and each library's
 peak memory for a step (a fresh subprocess each; see ``benchmarks/transformer.py``).
 
     python benchmarks/seq2seq.py [--steps 5] [--repeats 7] [--threads 1]
@@ -20,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from bench_common import hwm_kb, rss_kb  # the script's folder is on sys.path
+from bench_common import hwm_kb, isolated_times, rss_kb, time_steps  # the script's folder is on sys.path
 
 IN_VOCAB, OUT_VOCAB, OUT_LEN, EMBED, ENC, DEC, ATTN, BATCH, T = 60, 11, 10, 32, 32, 64, 10, 100, 40
 
@@ -128,11 +130,21 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--memory-child", choices=["deepgrad", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--time-child", choices=["deepgrad", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--same-process", action="store_true",
+                    help="time both libraries in this process, in round-robin blocks (instead of alone in subprocesses)")
     args = ap.parse_args(argv)
     _set_threads(args.threads)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if args.memory_child:
         return memory_child(args.memory_child)
+    if args.time_child:  # in a fresh subprocess: --steps step times of one library after 3 warm-up steps
+        if args.time_child == "torch":
+            import torch
+
+            torch.set_num_threads(args.threads)
+        print(json.dumps(time_steps(build(args.time_child), args.steps, 3)))
+        return None
     import numpy as np
 
     results = {"benchmark": "attention_seq2seq_train_step",
@@ -150,28 +162,38 @@ def main(argv=None):
         contenders["torch"] = build("torch")
     except ImportError:
         results["torch"] = None
-    for f in contenders.values():  # warm-up
-        for _ in range(3):
-            f()
     blocks: dict[str, list[float]] = {k: [] for k in contenders}
     cpu: dict[str, list[float]] = {k: [] for k in contenders}
-    for _ in range(args.repeats):  # round-robin blocks: background load hits both alike
-        for k, f in contenders.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            for _ in range(args.steps):
+    if args.same_process:
+        for f in contenders.values():  # warm-up
+            for _ in range(3):
                 f()
-            blocks[k].append((time.perf_counter() - t0) / args.steps * 1e3)
-            cpu[k].append((time.process_time() - c0) / args.steps * 1e3)
+        for _ in range(args.repeats):  # round-robin blocks: background load hits both alike
+            for k, f in contenders.items():
+                t0, c0 = time.perf_counter(), time.process_time()
+                for _ in range(args.steps):
+                    f()
+                blocks[k].append((time.perf_counter() - t0) / args.steps * 1e3)
+                cpu[k].append((time.process_time() - c0) / args.steps * 1e3)
+    else:  # each library alone in a fresh subprocess per block, alternating (see bench_common.isolated_times)
+        got = isolated_times(os.path.abspath(__file__), list(contenders),
+                             ["--threads", args.threads, "--steps", args.steps], args.repeats)
+        for k, ts in got.items():
+            blocks[k] = [sum(ts[r * args.steps:(r + 1) * args.steps]) / args.steps * 1e3 for r in range(args.repeats)]
+    results["timing"] = ("one process, round-robin blocks" if args.same_process else
+                         "each library alone in a fresh subprocess per block, alternating")
     results["ms_per_step"] = {k: round(statistics.median(b), 2) for k, b in blocks.items()}
     results["ms_per_step_min"] = {k: round(min(b), 2) for k, b in blocks.items()}
-    results["cpu_ms_per_step"] = {k: round(statistics.median(b), 2) for k, b in cpu.items()}
+    if args.same_process:
+        results["cpu_ms_per_step"] = {k: round(statistics.median(b), 2) for k, b in cpu.items()}
     if "torch" in contenders:
         ms = results["ms_per_step"]
         results["ratio_vs_torch"] = round(ms["deepgrad"] / ms["torch"], 3)
         results["ratio_min_vs_torch"] = round(results["ms_per_step_min"]["deepgrad"] /
                                               results["ms_per_step_min"]["torch"], 3)
-        results["cpu_ratio_vs_torch"] = round(results["cpu_ms_per_step"]["deepgrad"] /
-                                              results["cpu_ms_per_step"]["torch"], 3)
+        if args.same_process:
+            results["cpu_ratio_vs_torch"] = round(results["cpu_ms_per_step"]["deepgrad"] /
+                                                  results["cpu_ms_per_step"]["torch"], 3)
     mem = {}
     for lib in contenders:
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child", lib, "--threads",

@@ -1,8 +1,9 @@
 """Benchmark: one training step of a transformer encoder (d_model 128, 4 heads, 2 layers,
 feed-forward 512, dropout 0.1, sequence 64, batch 32, float32, batch_first; mean-pooled
-into a Linear(128, 10), cross-entropy, Adam) in deepgrad and, in the same process, PyTorch
-CPU with the same model. Prints JSON: ms per step (median of round-robin blocks, and the
-fastest), the ratio, and each library's peak memory for a step (measured in a fresh
+into a Linear(128, 10), cross-entropy, Adam) in deepgrad and PyTorch CPU with the same model,
+each library alone in a fresh subprocess per block of ``--steps`` steps, alternating for
+``--repeats`` blocks (``--same-process``: both in this process, round-robin, as earlier
+versions did). Prints JSON: ms per step (median of the blocks, and the fastest), the ratio, and each library's peak memory for a step (measured in a fresh
 subprocess each: the growth of the resident set's high-water mark over the process's
 size after building the model and data).
 
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from bench_common import hwm_kb, rss_kb  # the script's folder is on sys.path
+from bench_common import hwm_kb, isolated_times, rss_kb, time_steps  # the script's folder is on sys.path
 
 D_MODEL, NHEAD, LAYERS, FF, SEQ, BATCH, CLASSES = 128, 4, 2, 512, 64, 32, 10
 
@@ -101,11 +102,21 @@ def main(argv=None):
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the deepgrad step to stderr")
     ap.add_argument("--memory-child", choices=["deepgrad", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--time-child", choices=["deepgrad", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--same-process", action="store_true",
+                    help="time both libraries in this process, in round-robin blocks (instead of alone in subprocesses)")
     args = ap.parse_args(argv)
     _set_threads(args.threads)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if args.memory_child:
         return memory_child(args.memory_child, args.dropout)
+    if args.time_child:  # in a fresh subprocess: --steps step times of one library after 3 warm-up steps
+        if args.time_child == "torch":
+            import torch
+
+            torch.set_num_threads(args.threads)
+        print(json.dumps(time_steps(build(args.time_child, args.dropout), args.steps, 3)))
+        return None
     import numpy as np
 
     results = {"benchmark": "transformer_encoder_train_step",
@@ -122,16 +133,24 @@ def main(argv=None):
         contenders["torch"] = build("torch", args.dropout)
     except ImportError:
         results["torch"] = None
-    for f in contenders.values():  # warm-up
-        for _ in range(3):
-            f()
-    blocks = {k: [] for k in contenders}
-    for _ in range(args.repeats):  # round-robin blocks: background load hits both alike
-        for k, f in contenders.items():
-            t0 = time.perf_counter()
-            for _ in range(args.steps):
+    blocks: dict[str, list[float]] = {k: [] for k in contenders}
+    if args.same_process:
+        for f in contenders.values():  # warm-up
+            for _ in range(3):
                 f()
-            blocks[k].append((time.perf_counter() - t0) / args.steps * 1e3)
+        for _ in range(args.repeats):  # round-robin blocks: background load hits both alike
+            for k, f in contenders.items():
+                t0 = time.perf_counter()
+                for _ in range(args.steps):
+                    f()
+                blocks[k].append((time.perf_counter() - t0) / args.steps * 1e3)
+    else:  # each library alone in a fresh subprocess per block, alternating (see bench_common.isolated_times)
+        got = isolated_times(os.path.abspath(__file__), list(contenders),
+                             ["--threads", args.threads, "--steps", args.steps, "--dropout", args.dropout], args.repeats)
+        for k, ts in got.items():
+            blocks[k] = [sum(ts[r * args.steps:(r + 1) * args.steps]) / args.steps * 1e3 for r in range(args.repeats)]
+    results["timing"] = ("one process, round-robin blocks" if args.same_process else
+                         "each library alone in a fresh subprocess per block, alternating")
     results["ms_per_step"] = {k: round(statistics.median(b), 2) for k, b in blocks.items()}
     results["ms_per_step_min"] = {k: round(min(b), 2) for k, b in blocks.items()}
     results["ms_per_step_max"] = {k: round(max(b), 2) for k, b in blocks.items()}

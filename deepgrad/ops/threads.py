@@ -239,30 +239,41 @@ def parallel_blocks(fn: Callable[[tuple], Any], ref: Any) -> None:
     parallel(lambda a, b, _k: fn(head + (slice(a, b),)), ref.shape[ax], threads_for(ref.nbytes))
 
 
-#: 2-D products of at least this many multiply-adds (m*n*k) are split over threads. OpenBLAS
-#: threads a GEMM from 65536*4 multiply-adds up, and its threads then spin for a while after
-#: the call, taking a core from the elementwise work that follows (measured: a ReLU after a
-#: LeNet-5 convolution took 1.2-1.4 ms instead of 0.15 ms). Split here, BLAS runs at one
-#: thread and nothing spins.
+#: 2-D products below this many multiply-adds (m*n*k) run as NumPy runs them: OpenBLAS uses
+#: one thread below 65536*4 multiply-adds anyway.
 GEMM_SPLIT_MIN = 65536 * 4
+#: From GEMM_SPLIT_MIN up to this many multiply-adds a 2-D product runs on one BLAS thread
+#: (up to ~2 ms); from here up, on OpenBLAS's own threads.
+#:
+#: Why not split rows over deepgrad's threads, as the convolutions do: a thread that has gone
+#: to sleep takes 50-200 us to wake on a VM whose idle cores halt (measured on this project's
+#: 2-core machine: a region with no work costs 34 us right after the previous one, 80 us after
+#: 1 ms and 200 us after 5 ms of idling), and a few such regions per step cost more than the
+#: second core saves on GEMMs of this size. OpenBLAS's threads hand work over by spinning and
+#: split a large GEMM better; measured, alternating in one process: the MLP 784-256-256-10
+#: step (batch 128) 5.4 -> 4.4 ms, LeNet-5's 12.0 -> 11.1 ms, the transformer encoder's
+#: 139 -> 135 ms, against splitting every GEMM from GEMM_SPLIT_MIN up. (Inside a region,
+#: BLAS is at one thread already.)
+GEMM_THREADS_MIN = 2**24
 
 
 def matmul2d(a: Any, b: Any) -> Any:
-    """``a @ b`` for 2-D arrays: rows (or, for few rows, columns) of the product are split over
-    threads when it is large enough (:data:`GEMM_SPLIT_MIN`), each a BLAS call at one thread."""
-    import numpy as np
-
+    """``a @ b`` for 2-D arrays, on one BLAS thread for mid-sized products (see
+    :data:`GEMM_THREADS_MIN`), else as NumPy runs it."""
     m, k = a.shape
-    n = b.shape[1]
-    t = get_num_threads() if m * n * k >= GEMM_SPLIT_MIN else 1
-    if t <= 1 or max(m, n) < 2:
+    macs = m * k * b.shape[1]
+    if macs < GEMM_SPLIT_MIN or macs >= GEMM_THREADS_MIN or _active or get_num_threads() <= 1:
         return a @ b
-    out = np.empty((m, n), dtype=np.result_type(a.dtype, b.dtype))
-    if m >= n:
-        parallel(lambda i0, i1, _k: np.matmul(a[i0:i1], b, out=out[i0:i1]), m, t)
-    else:
-        parallel(lambda j0, j1, _k: np.matmul(a, b[:, j0:j1], out=out[:, j0:j1]), n, t)
-    return out
+    if _blas_controller() is None or not _busy.acquire(blocking=False):  # (another thread's region: BLAS is at one)
+        return a @ b
+    try:
+        _enter()  # BLAS at one thread, restored after
+        try:
+            return a @ b
+        finally:
+            _exit()
+    finally:
+        _busy.release()
 
 
 def _reset_after_fork() -> None:

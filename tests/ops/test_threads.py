@@ -248,17 +248,25 @@ def test_conv_relu_pool_and_batch_norm_gradcheck_with_threads(forced_threads):
     assert gradcheck(lambda x: F.relu(x * 1.0), _t64(rng, (3, 4, 5))).passed
 
 
-def test_matmul2d_splits_rows_or_columns_and_equals_numpy(restore_threads, monkeypatch):
-    monkeypatch.setattr(threads, "GEMM_SPLIT_MIN", 0)
+@pytest.mark.parametrize("regime", ["one_blas_thread", "blas_threads", "small"])
+def test_matmul2d_equals_numpy_and_restores_blas_threads(restore_threads, monkeypatch, regime):
+    """Mid-sized products run on one BLAS thread (and BLAS gets its thread count back after),
+    large ones on BLAS's threads, small ones as NumPy runs them: the same product each way."""
+    if regime == "one_blas_thread":
+        monkeypatch.setattr(threads, "GEMM_SPLIT_MIN", 0)
+    elif regime == "blas_threads":
+        monkeypatch.setattr(threads, "GEMM_THREADS_MIN", 0)
     dg.set_num_threads(2)
     r = np.random.default_rng(3)
     for m, k, n in [(64, 30, 7), (5, 40, 90), (1, 3, 1), (2, 2, 2)]:
         a, b = r.standard_normal((m, k)), r.standard_normal((k, n))
         np.testing.assert_allclose(threads.matmul2d(a, b), a @ b, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(threads.matmul2d(a, b.T.copy().T), a @ b, rtol=1e-12, atol=1e-12)
+        assert dg.get_num_threads() == 2
+    assert not threads._active and not threads._busy.locked()
 
 
-def test_linear_and_matmul_gradcheck_with_split_gemms(forced_threads, monkeypatch):
+def test_linear_and_matmul_gradcheck_with_one_thread_gemms(forced_threads, monkeypatch):
     from deepgrad.check import gradcheck
 
     monkeypatch.setattr(threads, "GEMM_SPLIT_MIN", 0)
