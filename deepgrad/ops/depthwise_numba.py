@@ -22,6 +22,15 @@ import numpy as np
 from numba import njit
 
 
+@njit(nogil=True, cache=True)
+def _taps_inside(o, stride, dil, pad, size, k):  # pragma: no cover (compiled)
+    """``(t0, t1)``: the taps ``t`` for which output index ``o`` reads inside the image,
+    ``0 <= o*stride + t*dil - pad < size`` (the others fall in the zero padding)."""
+    t0 = max(0, -((o * stride - pad) // dil))
+    t1 = min(k, (size - 1 + pad - o * stride) // dil + 1)
+    return t0, max(t0, t1)
+
+
 @njit(nogil=True, fastmath=True, cache=True)
 def forward(x, w, out, c0, c1, pt, pl, sh, sw, dh, dw):  # pragma: no cover (compiled; tested via conv2d)
     """x (C, H, W, N), w (C, kh, kw), out (C, Ho, Wo, N): fills channels [c0, c1) of ``out``."""
@@ -30,19 +39,15 @@ def forward(x, w, out, c0, c1, pt, pl, sh, sw, dh, dw):  # pragma: no cover (com
     kh, kw = w.shape[1], w.shape[2]
     for c in range(c0, c1):
         for h in range(Ho):
+            i0, i1 = _taps_inside(h, sh, dh, pt, H, kh)
             for v in range(Wo):
+                j0, j1 = _taps_inside(v, sw, dw, pl, W, kw)
                 o = out[c, h, v]
                 o[:] = 0
-                for i in range(kh):
-                    y = h * sh + i * dh - pt
-                    if y < 0 or y >= H:
-                        continue
-                    for j in range(kw):
-                        z = v * sw + j * dw - pl
-                        if z < 0 or z >= W:
-                            continue
+                for i in range(i0, i1):
+                    for j in range(j0, j1):
                         k = w[c, i, j]
-                        src = x[c, y, z]
+                        src = x[c, h * sh + i * dh - pt, v * sw + j * dw - pl]
                         for n in range(N):
                             o[n] += k * src[n]
 
@@ -67,16 +72,14 @@ def backward(x, g, w, dx, dwt, need_x, need_w, c0, c1, pt, pl, sh, sw, dh, dw): 
             dx[c] = 0
         acc[:] = 0
         for h in range(Ho):
+            i0, i1 = _taps_inside(h, sh, dh, pt, H, kh)
             for v in range(Wo):
+                j0, j1 = _taps_inside(v, sw, dw, pl, W, kw)
                 go = g[c, h, v]
-                for i in range(kh):
+                for i in range(i0, i1):
                     y = h * sh + i * dh - pt
-                    if y < 0 or y >= H:
-                        continue
-                    for j in range(kw):
+                    for j in range(j0, j1):
                         z = v * sw + j * dw - pl
-                        if z < 0 or z >= W:
-                            continue
                         if need_w:
                             src = x[c, y, z]
                             s = go[0] * src[0]
