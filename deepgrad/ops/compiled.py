@@ -35,9 +35,14 @@ def compiled_enabled() -> bool:
     return _enabled and depthwise_kernels(force=True) is not None
 
 
-def depthwise_kernels(force: bool = False) -> ModuleType | None:
-    """The depthwise convolution's compiled kernels, or None (numba missing or turned off)."""
-    if not (_enabled or force):
+#: The dtypes the kernels are compiled for; other float dtypes (float16) run the NumPy code.
+DTYPES = ("float32", "float64")
+
+
+def depthwise_kernels(force: bool = False, dtype=None) -> ModuleType | None:
+    """The depthwise convolution's compiled kernels, or None (numba missing or turned off, or a
+    ``dtype`` the kernels are not compiled for)."""
+    if not (_enabled or force) or (dtype is not None and str(dtype) not in DTYPES):
         return None
     if "depthwise" not in _loaded:
         try:

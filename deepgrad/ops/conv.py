@@ -435,7 +435,7 @@ class Conv2d(Function):
         ctx.w3, ctx.w_shape = w3, weight.shape
         # depthwise: the backward goes per tap (~1.8x faster than GEMMs) and needs xp, not im2col
         ctx.depthwise = _is_depthwise(groups, x.shape, weight.shape)
-        ctx.kern = depthwise_kernels() if ctx.depthwise else None
+        ctx.kern = depthwise_kernels(dtype=np.result_type(x.dtype, weight.dtype)) if ctx.depthwise else None
         if ctx.kern is not None:  # compiled loops (numba installed): any stride, dilation, padding
             out, xc = _depthwise_forward_compiled(ctx.kern, x, w3.reshape(-1, g.kh, g.kw), g, pads)
             if bias is not None:

@@ -130,6 +130,20 @@ def test_compiled_depthwise_float32_threads(layout, nthreads, monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+def test_float16_runs_the_numpy_code():
+    """The kernels are compiled for float32 and float64; a float16 depthwise conv runs the NumPy
+    code (it used to fail inside numba) and gives its result."""
+    rng = np.random.default_rng(6)
+    x0 = rng.standard_normal((2, 3, 6, 6)).astype(np.float16)
+    w0 = rng.standard_normal((3, 1, 3, 3)).astype(np.float16)
+    gy = rng.standard_normal((2, 3, 6, 6)).astype(np.float16)
+    got = _run(x0, w0, None, gy, dict(padding=1), True)
+    want = _run(x0, w0, None, gy, dict(padding=1), False)
+    for a, b in zip(got, want):
+        assert a.dtype == np.float16
+        np.testing.assert_array_equal(a, b)
+
+
 def test_switches(numpy_only):
     assert compiled.depthwise_kernels() is None  # turned off by the fixture
     assert compiled.describe().startswith("numpy")
