@@ -94,6 +94,11 @@ def isolated_times(script: str, names, args, rounds: int) -> dict:
     return times
 
 
+def block_means_ms(times, steps: int) -> list:
+    """Mean milliseconds per step of each consecutive block of ``steps`` step times (seconds)."""
+    return [sum(times[i:i + steps]) / steps * 1e3 for i in range(0, len(times), steps)]
+
+
 def hwm_growth_mib(step, steps: int = 3) -> float:
     """Growth of this process's peak resident set (VmHWM) over ``steps`` calls of ``step``, in
     MiB: in a fresh process, the memory a training step needs beyond the model and data."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 import tracemalloc
@@ -43,7 +42,8 @@ import deepgrad as dg  # noqa: E402
 from deepgrad.optim import Adam  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import train_step  # noqa: E402
+import bench_common  # noqa: E402
+from bench_common import hwm_growth_mib, isolated_memory_mib, time_steps, train_step  # noqa: E402
 
 BATCH = 64
 
@@ -161,19 +161,6 @@ def torch_models(torch):
 
 
 # ----- timing ------------------------------------------------------------------------------------------
-def _rss_mib():
-    """This process's peak resident set size (MiB): VmHWM from /proc (Linux), which starts
-    afresh at exec, unlike ru_maxrss, which a child inherits from its parent at fork."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 _clock = time.perf_counter  # --cpu-time: time.process_time
 
 
@@ -215,11 +202,7 @@ def dg_peak_mib(step):
 
 def _memory_child(lib: str, name: str, threads: int, steps: int = 3) -> float:
     """In this (fresh) process: the max-RSS growth (MiB) of ``steps`` training steps of ``name`` in ``lib``."""
-    step = _make_step(lib, name, threads)
-    rss0 = _rss_mib()
-    for _ in range(steps):
-        step()
-    return _rss_mib() - rss0
+    return hwm_growth_mib(_make_step(lib, name, threads), steps)
 
 
 def load_compiled_kernels():
@@ -263,48 +246,20 @@ def _make_step(lib: str, name: str, threads: int):
 
 def _time_child(lib: str, name: str, threads: int, steps: int, warmup: int) -> list:
     """In this (fresh) process: ``steps`` step times (seconds) of ``name`` in ``lib``, back to back."""
-    step = _make_step(lib, name, threads)
-    for _ in range(warmup):
-        step()
-    return [_timed(step) for _ in range(steps)]
-
-
-def _child_env(lib: str) -> dict:
-    """The environment of a child process. This script imports deepgrad, whose import asks
-    glibc to keep freed memory (``deepgrad.ops.im2col.keep_freed_memory``); PyTorch's child
-    turns that off, so that PyTorch runs with the allocator it has when used alone."""
-    env = dict(os.environ)
-    if lib == "torch":
-        env["DEEPGRAD_KEEP_FREED_MEMORY"] = "0"
-    return env
+    return time_steps(_make_step(lib, name, threads), steps, warmup, _clock)
 
 
 def isolated_times(name: str, threads: int, steps: int, warmup: int, rounds: int, libs) -> dict:
-    """{lib: [seconds, ...]}: ``rounds`` rounds of one fresh subprocess per library, alternating."""
-    import subprocess
-
-    times: dict = {lib: [] for lib in libs}
-    for r in range(rounds):
-        for lib in (libs if r % 2 == 0 else libs[::-1]):
-            cmd = [sys.executable, os.path.abspath(__file__), f"--threads={threads}", "--time-child",
-                   f"{lib}:{name}", "--steps", str(steps), "--warmup", str(warmup)]
-            if _clock is time.process_time:
-                cmd.append("--cpu-time")
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=True, env=_child_env(lib)).stdout
-            times[lib] += json.loads(out.strip().splitlines()[-1])
-    return times
+    """{lib: [seconds, ...]}: ``rounds`` rounds of one fresh subprocess per library, alternating
+    (:func:`bench_common.isolated_times`)."""
+    flags = [f"--threads={threads}", "--steps", steps, "--warmup", warmup] + (["--cpu-time"] if _clock is time.process_time else [])
+    got = bench_common.isolated_times(os.path.abspath(__file__), [f"{lib}:{name}" for lib in libs], flags, rounds)
+    return {lib: got[f"{lib}:{name}"] for lib in libs}
 
 
 def rss_growth_mib(lib: str, name: str, threads: int) -> float | None:
     """:func:`_memory_child` run in a fresh subprocess (so that nothing else's memory counts)."""
-    import subprocess
-
-    cmd = [sys.executable, os.path.abspath(__file__), f"--threads={threads}", "--memory-child", f"{lib}:{name}"]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True, env=_child_env(lib)).stdout
-        return round(float(out.strip().splitlines()[-1]), 1)
-    except Exception:
-        return None
+    return isolated_memory_mib(os.path.abspath(__file__), f"{lib}:{name}", [f"--threads={threads}"])
 
 
 def main(argv=None):

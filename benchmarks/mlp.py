@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import isolated_times, mlp, time_steps, train_step  # noqa: E402
+from bench_common import block_means_ms, isolated_times, mlp, time_steps, train_step  # noqa: E402
 
 
 def _set_threads(n: int) -> None:
@@ -214,7 +214,7 @@ def main(argv=None):
                              ["--threads", args.threads, "--steps", args.steps, "--repeats", args.repeats,
                               "--batch", args.batch], args.rounds)
         for k, ts in got.items():
-            blocks[k] = [sum(ts[i:i + args.steps]) / args.steps * 1e3 for i in range(0, len(ts), args.steps)]
+            blocks[k] = block_means_ms(ts, args.steps)
     results["timing"] = ("one process, round-robin blocks" if args.same_process else
                          f"each contender alone in fresh subprocesses, {args.rounds} alternating rounds")
     ms = results["ms_per_step"]

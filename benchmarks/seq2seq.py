@@ -22,7 +22,13 @@ import subprocess
 import sys
 import time
 
-from bench_common import hwm_kb, isolated_times, rss_kb, time_steps  # the script's folder is on sys.path
+from bench_common import (  # the script's folder is on sys.path
+    block_means_ms,
+    hwm_kb,
+    isolated_times,
+    rss_kb,
+    time_steps,
+)
 
 IN_VOCAB, OUT_VOCAB, OUT_LEN, EMBED, ENC, DEC, ATTN, BATCH, T = 60, 11, 10, 32, 32, 64, 10, 100, 40
 
@@ -179,7 +185,7 @@ def main(argv=None):
         got = isolated_times(os.path.abspath(__file__), list(contenders),
                              ["--threads", args.threads, "--steps", args.steps], args.repeats)
         for k, ts in got.items():
-            blocks[k] = [sum(ts[r * args.steps:(r + 1) * args.steps]) / args.steps * 1e3 for r in range(args.repeats)]
+            blocks[k] = block_means_ms(ts, args.steps)
     results["timing"] = ("one process, round-robin blocks" if args.same_process else
                          "each library alone in a fresh subprocess per block, alternating")
     results["ms_per_step"] = {k: round(statistics.median(b), 2) for k, b in blocks.items()}

@@ -20,7 +20,13 @@ import subprocess
 import sys
 import time
 
-from bench_common import hwm_kb, isolated_times, rss_kb, time_steps  # the script's folder is on sys.path
+from bench_common import (  # the script's folder is on sys.path
+    block_means_ms,
+    hwm_kb,
+    isolated_times,
+    rss_kb,
+    time_steps,
+)
 
 D_MODEL, NHEAD, LAYERS, FF, SEQ, BATCH, CLASSES = 128, 4, 2, 512, 64, 32, 10
 
@@ -148,7 +154,7 @@ def main(argv=None):
         got = isolated_times(os.path.abspath(__file__), list(contenders),
                              ["--threads", args.threads, "--steps", args.steps, "--dropout", args.dropout], args.repeats)
         for k, ts in got.items():
-            blocks[k] = [sum(ts[r * args.steps:(r + 1) * args.steps]) / args.steps * 1e3 for r in range(args.repeats)]
+            blocks[k] = block_means_ms(ts, args.steps)
     results["timing"] = ("one process, round-robin blocks" if args.same_process else
                          "each library alone in a fresh subprocess per block, alternating")
     results["ms_per_step"] = {k: round(statistics.median(b), 2) for k, b in blocks.items()}

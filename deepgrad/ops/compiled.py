@@ -30,19 +30,14 @@ def use_compiled(flag: bool) -> bool:
     return old
 
 
-def compiled_enabled() -> bool:
-    """Whether ops use compiled kernels where they have one (numba installed and not turned off)."""
-    return _enabled and depthwise_kernels(force=True) is not None
-
-
 #: The dtypes the kernels are compiled for; other float dtypes (float16) run the NumPy code.
 DTYPES = ("float32", "float64")
 
 
-def depthwise_kernels(force: bool = False, dtype=None) -> ModuleType | None:
+def depthwise_kernels(dtype=None) -> ModuleType | None:
     """The depthwise convolution's compiled kernels, or None (numba missing or turned off, or a
     ``dtype`` the kernels are not compiled for)."""
-    if not (_enabled or force) or (dtype is not None and str(dtype) not in DTYPES):
+    if not _enabled or (dtype is not None and str(dtype) not in DTYPES):
         return None
     if "depthwise" not in _loaded:
         try:

@@ -436,24 +436,22 @@ class Conv2d(Function):
         # depthwise: the backward goes per tap (~1.8x faster than GEMMs) and needs xp, not im2col
         ctx.depthwise = _is_depthwise(groups, x.shape, weight.shape)
         ctx.kern = depthwise_kernels(dtype=np.result_type(x.dtype, weight.dtype)) if ctx.depthwise else None
+        ctx.cols = ctx.xp = ctx.xc = None
         if ctx.kern is not None:  # compiled loops (numba installed): any stride, dilation, padding
             out, xc = _depthwise_forward_compiled(ctx.kern, x, w3.reshape(-1, g.kh, g.kw), g, pads)
-            if bias is not None:
-                out += bias.reshape(-1, 1, 1, 1)
             ctx.xc = xc if need_w else None
-            ctx.cols = ctx.xp = None
-            return nchw(out)
-        if ctx.depthwise and g.sh == g.sw == 1:
-            (out, xp), cols = _depthwise_forward_s1(x, w3.reshape(-1, g.kh, g.kw), g, pads), None
-        else:  # (a depthwise conv's per-channel GEMMs are tiny and never threaded: small chunks suit it)
-            xp = chwn_padded(x, pads)
-            out, cols = corr_forward(xp, w3, g, keep_cols=need_w and not ctx.depthwise,
-                                     chunk=DEPTHWISE_CHUNK_BYTES if ctx.depthwise else None)
+        else:
+            if ctx.depthwise and g.sh == g.sw == 1:
+                (out, xp), cols = _depthwise_forward_s1(x, w3.reshape(-1, g.kh, g.kw), g, pads), None
+            else:  # (a depthwise conv's per-channel GEMMs are tiny and never threaded: small chunks suit it)
+                xp = chwn_padded(x, pads)
+                out, cols = corr_forward(xp, w3, g, keep_cols=need_w and not ctx.depthwise,
+                                         chunk=DEPTHWISE_CHUNK_BYTES if ctx.depthwise else None)
+            ctx.xp_shape = xp.shape
+            ctx.cols = None if cols is None else Lease(cols)
+            ctx.xp = keep_or_give(xp, need_w and cols is None)  # the backward rebuilds im2col from xp
         if bias is not None:
             out += bias.reshape(-1, 1, 1, 1)
-        ctx.xp_shape = xp.shape
-        ctx.cols = None if cols is None else Lease(cols)
-        ctx.xp = keep_or_give(xp, need_w and cols is None)  # the backward rebuilds im2col from xp
         return nchw(out)
 
     @staticmethod
@@ -461,24 +459,23 @@ class Conv2d(Function):
         nx, nw, nb = ctx.needs_input_grad[:3]
         gout = chwn(grad)
         xp = None if ctx.xp is None else ctx.xp.arr
-        direct = False
+        dx = None
         if ctx.kern is not None:
             dxc, dw = _depthwise_backward_compiled(ctx.kern, ctx.xc, ctx.x_shape, gout, ctx.w3.reshape(-1, ctx.g.kh, ctx.g.kw),
                                                    ctx.g, ctx.pads, nx, nw)
-            dw = None if dw is None else dw.reshape(ctx.w_shape)
-            db = gout.reshape(gout.shape[0], -1).sum(axis=1) if nb else None
-            return (None if dxc is None else nchw(dxc)), dw, db, None, None, None, None
-        if ctx.depthwise:
-            dxp, dw = _depthwise_backward(xp, ctx.xp_shape, gout, ctx.w3.reshape(-1, ctx.g.kh, ctx.g.kw), ctx.g, nx, nw)
+            dx = None if dxc is None else nchw(dxc)
         else:
-            cols = None if ctx.cols is None else ctx.cols.arr
-            direct = nx and direct_input_grad_ok(ctx.g, ctx.pads, ctx.x_shape)
-            dxp, dw = corr_backward(xp, cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx and not direct, nw)
-        dx = None
-        if direct:
-            dx = nchw(input_grad_direct(gout, ctx.w3, ctx.g, ctx.pads, ctx.x_shape))
-        elif nx:
-            dx = unpad(dxp, ctx.pads, ctx.x_shape)
+            direct = False
+            if ctx.depthwise:
+                dxp, dw = _depthwise_backward(xp, ctx.xp_shape, gout, ctx.w3.reshape(-1, ctx.g.kh, ctx.g.kw), ctx.g, nx, nw)
+            else:
+                cols = None if ctx.cols is None else ctx.cols.arr
+                direct = nx and direct_input_grad_ok(ctx.g, ctx.pads, ctx.x_shape)
+                dxp, dw = corr_backward(xp, cols, ctx.xp_shape, gout, ctx.w3, ctx.g, nx and not direct, nw)
+            if direct:
+                dx = nchw(input_grad_direct(gout, ctx.w3, ctx.g, ctx.pads, ctx.x_shape))
+            elif nx:
+                dx = unpad(dxp, ctx.pads, ctx.x_shape)
         dw = None if dw is None else dw.reshape(ctx.w_shape)
         db = gout.reshape(gout.shape[0], -1).sum(axis=1) if nb else None
         return dx, dw, db, None, None, None, None
