@@ -6,8 +6,12 @@ and llvmlite are BSD-2-Clause, ~210 MB installed, work offline), the same op run
 compiled loops instead. Same layer, same arguments, same results up to float rounding; both
 paths are tested against each other and against finite differences.
 
-Today one op has a kernel: the depthwise convolution (``Conv2d`` with ``groups`` equal to
-its channel counts; :mod:`deepgrad.ops.depthwise_numba`).
+Two ops have kernels:
+
+* the depthwise convolution (``Conv2d`` with ``groups`` equal to its channel counts;
+  :mod:`deepgrad.ops.depthwise_numba`);
+* the fused conv -> ReLU -> max-pool stage (``Conv2dReLUMaxPool2d``, LeNet-5's and VGG's,
+  with ``groups=1``; :mod:`deepgrad.ops.conv_relu_pool_numba`).
 
 * ``DEEPGRAD_KERNELS=numpy`` in the environment, or :func:`use_compiled(False)
   <use_compiled>`, runs the NumPy code everywhere.
@@ -16,8 +20,11 @@ its channel counts; :mod:`deepgrad.ops.depthwise_numba`).
 """
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
+
+import numpy as np
 
 _enabled = os.environ.get("DEEPGRAD_KERNELS", "").strip().lower() not in ("numpy", "0", "off", "none")
 _loaded: dict[str, ModuleType | None] = {}
@@ -34,19 +41,26 @@ def use_compiled(flag: bool) -> bool:
 DTYPES = ("float32", "float64")
 
 
+def _kernels(name: str, dtype) -> ModuleType | None:
+    if not _enabled or (dtype is not None and np.dtype(dtype).name not in DTYPES):
+        return None
+    if name not in _loaded:
+        try:
+            _loaded[name] = importlib.import_module(f"{__package__}.{name}_numba")
+        except ImportError:  # numba is not installed: the NumPy code runs
+            _loaded[name] = None
+    return _loaded[name]
+
+
 def depthwise_kernels(dtype=None) -> ModuleType | None:
     """The depthwise convolution's compiled kernels, or None (numba missing or turned off, or a
     ``dtype`` the kernels are not compiled for)."""
-    if not _enabled or (dtype is not None and str(dtype) not in DTYPES):
-        return None
-    if "depthwise" not in _loaded:
-        try:
-            from . import depthwise_numba
-        except ImportError:  # numba is not installed: the NumPy code runs
-            _loaded["depthwise"] = None
-        else:
-            _loaded["depthwise"] = depthwise_numba
-    return _loaded["depthwise"]
+    return _kernels("depthwise", dtype)
+
+
+def conv_relu_pool_kernels(dtype=None) -> ModuleType | None:
+    """The fused conv -> ReLU -> max-pool stage's compiled kernels, or None (as :func:`depthwise_kernels`)."""
+    return _kernels("conv_relu_pool", dtype)
 
 
 def describe() -> str:
@@ -58,4 +72,4 @@ def describe() -> str:
         return "numpy (numba not installed)"
     import numba
 
-    return f"numba {numba.__version__} (depthwise convolution)"
+    return f"numba {numba.__version__} (depthwise convolution, fused conv-ReLU-max-pool)"

@@ -1,7 +1,8 @@
-"""The optional compiled kernels (deepgrad/ops/compiled.py, deepgrad/ops/depthwise_numba.py):
-the depthwise convolution's numba loops against its NumPy code, against finite differences
-and against PyTorch, in both input layouts, float32 and float64, one thread and two; and the
-switches (``DEEPGRAD_KERNELS=numpy``, ``use_compiled``) and the lazy import."""
+"""The optional compiled kernels (deepgrad/ops/compiled.py, deepgrad/ops/depthwise_numba.py,
+deepgrad/ops/conv_relu_pool_numba.py): the depthwise convolution's and the fused
+conv -> ReLU -> max-pool stage's numba loops against their NumPy code, against finite
+differences and against PyTorch, float32 and float64, one thread and two, with NaN and ties;
+and the switches (``DEEPGRAD_KERNELS=numpy``, ``use_compiled``) and the lazy import."""
 from __future__ import annotations
 
 import os
@@ -146,9 +147,12 @@ def test_float16_runs_the_numpy_code():
 
 def test_switches(numpy_only):
     assert compiled.depthwise_kernels() is None  # turned off by the fixture
+    assert compiled.conv_relu_pool_kernels() is None
     assert compiled.describe().startswith("numpy")
     assert compiled.use_compiled(True) is False
     assert compiled.depthwise_kernels() is not None
+    assert compiled.conv_relu_pool_kernels(np.float32) is not None
+    assert compiled.conv_relu_pool_kernels(np.float16) is None
     assert compiled.describe().startswith(f"numba {numba.__version__}")
 
 
@@ -172,3 +176,149 @@ def test_environment_variable_turns_the_kernels_off():
             "print('numba' in sys.modules, float(y.numpy().sum()), compiled.describe())")
     out = _python(code, DEEPGRAD_KERNELS="numpy")
     assert out.startswith("False 200.0 numpy (compiled kernels turned off)")
+
+
+# ----- the fused conv -> ReLU -> max-pool stage (deepgrad/ops/conv_relu_pool_numba.py) -----------------------------
+def _run_crp(x0, w0, b0, gy, kw, on: bool, need_x=True):
+    """Values and gradients of ``conv2d_relu_max_pool2d``, compiled loops (``on``) or NumPy code."""
+    old = compiled.use_compiled(on)
+    try:
+        x, w = dg.tensor(x0, requires_grad=need_x), dg.tensor(w0, requires_grad=True)
+        b = None if b0 is None else dg.tensor(b0, requires_grad=True)
+        y = F.conv2d_relu_max_pool2d(x, w, b, **kw)
+        y.backward(gy)
+        grads = ([np.asarray(x.grad)] if need_x else []) + [np.asarray(w.grad)]
+        return [y.numpy()] + grads + ([] if b is None else [np.asarray(b.grad)])
+    finally:
+        compiled.use_compiled(old)
+
+
+@st.composite
+def crp_cases(draw):
+    k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    stride, dil = (draw(st.integers(1, 3)), draw(st.integers(1, 3))), (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    pad, pool = (draw(st.integers(0, 2)), draw(st.integers(0, 2))), draw(st.integers(1, 3))
+    size = []
+    for a in range(2):  # big enough for one pooled output
+        need = (pool - 1) * stride[a] + dil[a] * (k[a] - 1) + 1 - 2 * pad[a]
+        size.append(draw(st.integers(max(1, need), max(1, need) + 6)))
+    return dict(N=draw(st.integers(1, 5)), C=draw(st.integers(1, 4)), Co=draw(st.integers(1, 5)), H=size[0], W=size[1],
+                k=k, kw=dict(stride=stride, padding=pad, dilation=dil, pool=pool), bias=draw(st.booleans()),
+                need_x=draw(st.booleans()), ties=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(crp_cases())
+def test_compiled_conv_relu_pool_equals_numpy_code(c):
+    """float64: the compiled loops give the NumPy code's values and gradients (any kernel, stride,
+    dilation, padding, pool, odd and even channel counts, with and without bias or input
+    gradient, with ties inside windows), up to the order of additions."""
+    rng = np.random.default_rng(c["seed"])
+    x0 = rng.standard_normal((c["N"], c["C"], c["H"], c["W"]))
+    w0 = rng.standard_normal((c["Co"], c["C"]) + c["k"])
+    b0 = rng.standard_normal(c["Co"]) if c["bias"] else None
+    if c["ties"]:  # small integers: many exactly equal values inside pooling windows
+        x0, w0 = np.round(x0), np.round(w0)
+        b0 = None if b0 is None else np.round(b0)
+    y = F.conv2d_relu_max_pool2d(dg.tensor(x0), dg.tensor(w0), **c["kw"])
+    gy = rng.standard_normal(y.shape)
+    got = _run_crp(x0, w0, b0, gy, c["kw"], True, c["need_x"])
+    want = _run_crp(x0, w0, b0, gy, c["kw"], False, c["need_x"])
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("kw", [dict(padding=2), dict(padding=1, pool=3), dict(stride=2, padding=1), dict(dilation=2, padding=(2, 0))])
+def test_compiled_conv_relu_pool_gradcheck(kw):
+    """Finite differences (float64) through the compiled forward and backward (three output
+    channels: one pair and one single in the loops that go two channels at a time)."""
+    assert compiled.conv_relu_pool_kernels() is not None
+    rng = np.random.default_rng(7)
+    x = dg.tensor(rng.standard_normal((2, 2, 9, 8)), requires_grad=True)
+    w = dg.tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    b = dg.tensor(rng.standard_normal(3) + 0.5, requires_grad=True)
+    assert gradcheck(lambda x, w, b: F.conv2d_relu_max_pool2d(x, w, b, **kw), x, w, b).passed
+
+
+def test_compiled_conv_relu_pool_catches_a_wrong_gradient(monkeypatch):
+    """The checks above can fail: a backward that drops one weight's gradient is caught."""
+    from deepgrad.ops import conv_relu_pool as crp
+
+    real = crp._backward_compiled
+
+    def broken(ctx, grad):
+        out = list(real(ctx, grad))
+        out[1][-1, -1, -1, -1] = 0
+        return tuple(out)
+
+    monkeypatch.setattr(crp, "_backward_compiled", broken)
+    rng = np.random.default_rng(8)
+    x = dg.tensor(rng.standard_normal((2, 2, 8, 8)), requires_grad=True)
+    w = dg.tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    assert not gradcheck(lambda x, w: F.conv2d_relu_max_pool2d(x, w, padding=1), x, w).passed
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_compiled_lenet_stages_float32_threads(nthreads, monkeypatch):
+    """float32, LeNet-5's two stages at batch 64, split over threads: the same as the NumPy code
+    (to float rounding) and, where torch is installed, as PyTorch's three ops."""
+    monkeypatch.setattr(threads, "PARALLEL_MIN_BYTES", 0)
+    old = dg.get_num_threads()
+    dg.set_num_threads(nthreads)
+    rng = np.random.default_rng(9)
+    stages = [((64, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0)]
+    try:
+        for x_shape, w_shape, pad in stages:
+            x0 = rng.standard_normal(x_shape).astype(np.float32)
+            w0 = (rng.standard_normal(w_shape) / 5).astype(np.float32)
+            b0 = (rng.standard_normal(w_shape[0]) / 5).astype(np.float32)
+            gy = rng.standard_normal((x_shape[0], w_shape[0], (x_shape[2] + 2 * pad - 4) // 2,
+                                      (x_shape[3] + 2 * pad - 4) // 2)).astype(np.float32)
+            got = _run_crp(x0, w0, b0, gy, dict(padding=pad), True)
+            want = _run_crp(x0, w0, b0, gy, dict(padding=pad), False)
+            for a, b in zip(got, want):
+                assert a.dtype == np.float32
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+            torch = pytest.importorskip("torch")
+            tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x0, w0, b0))
+            ty = torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(tx, tw, tb, padding=pad)), 2)
+            ty.backward(torch.tensor(gy))
+            for a, b in zip(got, [ty.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()]):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+    finally:
+        dg.set_num_threads(old)
+
+
+def test_compiled_conv_relu_pool_nan_as_numpy_code():
+    """A NaN in the input reaches the output where the NumPy code puts it (the kernels assume
+    no NaN away), and the gradients agree, NaN for NaN."""
+    rng = np.random.default_rng(10)
+    x0 = rng.standard_normal((3, 2, 8, 8))
+    x0[1, 0, 3, 4] = np.nan
+    w0, b0 = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    gy = rng.standard_normal((3, 3, 3, 3))
+    got = _run_crp(x0, w0, b0, gy, dict(), True)
+    want = _run_crp(x0, w0, b0, gy, dict(), False)
+    assert np.isnan(got[0]).any()
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11, equal_nan=True)
+
+
+def test_conv_relu_pool_runs_the_numpy_code_where_it_is_faster(monkeypatch):
+    """float16, grouped stages and filter banks over COMPILED_MAX_WEIGHTS run the NumPy code
+    (the kernels are not called)."""
+    from deepgrad.ops import conv_relu_pool as crp
+    from deepgrad.ops import conv_relu_pool_numba as kern
+
+    def fail(*a, **k):
+        raise AssertionError("the compiled kernel ran")
+
+    monkeypatch.setattr(kern, "forward", fail)
+    rng = np.random.default_rng(11)
+    F.conv2d_relu_max_pool2d(dg.tensor(rng.standard_normal((1, 2, 6, 6)).astype(np.float16)),
+                             dg.tensor(rng.standard_normal((3, 2, 3, 3)).astype(np.float16)))
+    F.conv2d_relu_max_pool2d(dg.tensor(rng.standard_normal((1, 4, 6, 6))), dg.tensor(rng.standard_normal((4, 2, 3, 3))), groups=2)
+    big = crp.COMPILED_MAX_WEIGHTS // 9 + 1
+    F.conv2d_relu_max_pool2d(dg.tensor(rng.standard_normal((1, 1, 6, 6))), dg.tensor(rng.standard_normal((big, 1, 3, 3))))
+    with pytest.raises(AssertionError, match="compiled kernel ran"):  # (the patch is in place)
+        F.conv2d_relu_max_pool2d(dg.tensor(rng.standard_normal((1, 1, 6, 6))), dg.tensor(rng.standard_normal((2, 1, 3, 3))))

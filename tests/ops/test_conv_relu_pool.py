@@ -1,5 +1,6 @@
 """The fused conv -> ReLU -> max-pool op equals the three ops in a row (values and gradients),
-whole or chunked, with ties; and passes finite-difference checks on its own."""
+whole or chunked, with ties, in its NumPy code and (with numba installed) as compiled loops;
+and passes finite-difference checks on its own."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad.check import gradcheck
+from deepgrad.ops import compiled
 from deepgrad.ops import im2col as im2col_mod
 
 
@@ -38,18 +40,25 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("chunked", [False, True])
-def test_fused_equals_conv_relu_pool(case, chunked):
-    old = im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES
-    if chunked:
-        im2col_mod.IM2COL_BUDGET_BYTES = im2col_mod.IM2COL_CHUNK_BYTES = 64
-    try:
-        _both(*case)
-    finally:
-        im2col_mod.IM2COL_BUDGET_BYTES, im2col_mod.IM2COL_CHUNK_BYTES = old
+@pytest.mark.parametrize("code", ["numpy", "numpy-chunked", "compiled"])
+def test_fused_equals_conv_relu_pool(case, code, monkeypatch):
+    if code == "compiled":
+        if compiled.conv_relu_pool_kernels() is None:
+            pytest.skip("the compiled kernels need numba (pip install deepgrad[fast])")
+    else:
+        monkeypatch.setattr(compiled, "_enabled", False)
+    if code == "numpy-chunked":
+        monkeypatch.setattr(im2col_mod, "IM2COL_BUDGET_BYTES", 64)
+        monkeypatch.setattr(im2col_mod, "IM2COL_CHUNK_BYTES", 64)
+    _both(*case)
 
 
-def test_fused_gradcheck():
+@pytest.mark.parametrize("code", ["numpy", "compiled"])
+def test_fused_gradcheck(code, monkeypatch):
+    if code == "numpy":
+        monkeypatch.setattr(compiled, "_enabled", False)
+    elif compiled.conv_relu_pool_kernels() is None:
+        pytest.skip("the compiled kernels need numba (pip install deepgrad[fast])")
     rng = np.random.default_rng(0)
     x, w, b = (dg.tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 2, 8, 8), (3, 2, 3, 3), (3,)))
     b.data += 0.5

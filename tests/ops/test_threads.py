@@ -160,7 +160,10 @@ def test_conv2d_same_with_one_and_two_threads(restore_threads, x_shape, w_shape,
     _same_with_threads(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], rtol=1e-4, atol=1e-4)
 
 
-def test_conv_relu_pool_same_with_one_and_two_threads(restore_threads):
+@pytest.mark.parametrize("numpy_code", [False, True])
+def test_conv_relu_pool_same_with_one_and_two_threads(restore_threads, numpy_code, monkeypatch):
+    if numpy_code:
+        monkeypatch.setattr(compiled, "_enabled", False)
     x = rng.standard_normal((64, 3, 28, 28)).astype(np.float32)
     w = (rng.standard_normal((8, 3, 5, 5)) * 0.2).astype(np.float32)
     b = rng.standard_normal(8).astype(np.float32)
@@ -231,8 +234,12 @@ def test_conv2d_gradcheck_with_threads(forced_threads, kw, monkeypatch):
     assert report.passed, report.failed
 
 
-def test_conv_relu_pool_and_batch_norm_gradcheck_with_threads(forced_threads):
+@pytest.mark.parametrize("numpy_code", [False, True])
+def test_conv_relu_pool_and_batch_norm_gradcheck_with_threads(forced_threads, numpy_code, monkeypatch):
     from deepgrad.check import gradcheck
+
+    if numpy_code:
+        monkeypatch.setattr(compiled, "_enabled", False)
 
     rng = np.random.default_rng(0)
     x, w, b = _t64(rng, (2, 2, 8, 8)), _t64(rng, (3, 2, 3, 3)), _t64(rng, (3,))
