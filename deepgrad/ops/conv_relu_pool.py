@@ -218,19 +218,22 @@ def _backward_compiled(ctx, grad):
     db = np.empty(Cout, dtype=np.float64)
     dwt = np.empty(w.shape, dtype=w.dtype)
     xp = ctx.xp.arr if nw else None
-    macs = d.size * C * g.kh * g.kw
+    dxp = np.empty(ctx.xp_shape, dtype=w.dtype) if nx else None
+    kern.route(gq, arg, d, db, 0, Cout, p)  # (cheap: one pass over the output gradient)
+    # then one parallel region: thread k does its block of output channels' dW and its block of
+    # input channels' dx (each region costs a thread wake-up: ~50-150 us on a VM)
+    T = threads_for(d.size * C * g.kh * g.kw * (nw + nx))
+    co_parts, c_parts = split(Cout, T), split(C, T)
 
-    def out_channels(a, c, _k):
-        kern.route(gq, arg, d, db, a, c, p)
-        if nw:
-            kern.weight_grad(xp, d, dwt, a, c, g.sh, g.sw, g.dh, g.dw)
+    def part(k0, k1, _worker):
+        for k in range(k0, k1):
+            if nw and k < len(co_parts):
+                kern.weight_grad(xp, d, dwt, *co_parts[k], g.sh, g.sw, g.dh, g.dw)
+            if nx and k < len(c_parts):
+                kern.input_grad(d, w, dxp, *c_parts[k], g.sh, g.sw, g.dh, g.dw)
 
-    parallel(out_channels, Cout, threads_for(macs if nw else d.nbytes))
-    dx = None
-    if nx:
-        dxp = np.empty(ctx.xp_shape, dtype=w.dtype)
-        parallel(lambda a, c, _k: kern.input_grad(d, w, dxp, a, c, g.sh, g.sw, g.dh, g.dw), C, threads_for(macs))
-        dx = unpad(dxp, ctx.pads, ctx.x_shape)
+    parallel(part, max(len(co_parts), len(c_parts)), T)
+    dx = unpad(dxp, ctx.pads, ctx.x_shape) if nx else None
     return dx, (dwt if nw else None), (db.astype(w.dtype) if nb else None), None, None, None, None, None
 
 
