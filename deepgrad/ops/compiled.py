@@ -6,12 +6,13 @@ and llvmlite are BSD-2-Clause, ~210 MB installed, work offline), the same op run
 compiled loops instead. Same layer, same arguments, same results up to float rounding; both
 paths are tested against each other and against finite differences.
 
-Two ops have kernels:
+Two families of ops have kernels:
 
 * the depthwise convolution (``Conv2d`` with ``groups`` equal to its channel counts;
   :mod:`deepgrad.ops.depthwise_numba`);
-* the fused conv -> ReLU -> max-pool stage (``Conv2dReLUMaxPool2d``, LeNet-5's and VGG's,
-  with ``groups=1``; :mod:`deepgrad.ops.conv_relu_pool_numba`).
+* the convolution with a small filter bank (``Conv2d`` and the fused conv -> ReLU -> max-pool
+  stage ``Conv2dReLUMaxPool2d``, LeNet-5's, with ``groups=1`` and at most
+  :data:`~deepgrad.ops.conv.COMPILED_MAX_WEIGHTS` weights; :mod:`deepgrad.ops.conv_numba`).
 
 * ``DEEPGRAD_KERNELS=numpy`` in the environment, or :func:`use_compiled(False)
   <use_compiled>`, runs the NumPy code everywhere.
@@ -58,9 +59,13 @@ def depthwise_kernels(dtype=None) -> ModuleType | None:
     return _kernels("depthwise", dtype)
 
 
-def conv_relu_pool_kernels(dtype=None) -> ModuleType | None:
-    """The fused conv -> ReLU -> max-pool stage's compiled kernels, or None (as :func:`depthwise_kernels`)."""
-    return _kernels("conv_relu_pool", dtype)
+def conv_kernels(dtype=None) -> ModuleType | None:
+    """The direct convolution's and the fused conv -> ReLU -> max-pool stage's compiled kernels,
+    or None (as :func:`depthwise_kernels`)."""
+    return _kernels("conv", dtype)
+
+
+conv_relu_pool_kernels = conv_kernels  # (the same module serves both)
 
 
 def describe() -> str:
@@ -72,4 +77,4 @@ def describe() -> str:
         return "numpy (numba not installed)"
     import numba
 
-    return f"numba {numba.__version__} (depthwise convolution, fused conv-ReLU-max-pool)"
+    return f"numba {numba.__version__} (depthwise convolution; small-filter convolution and conv-ReLU-max-pool)"

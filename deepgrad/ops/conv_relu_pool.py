@@ -18,7 +18,7 @@ Only non-overlapping pooling (kernel = stride = p, no padding, floor mode) is fu
 conv output rows/columns that floor-mode pooling would drop are not computed at all.
 
 With numba installed, small stages (LeNet's) run as compiled loops instead
-(:mod:`deepgrad.ops.conv_relu_pool_numba`, below :data:`COMPILED_MAX_WEIGHTS`): the same
+(:mod:`deepgrad.ops.conv_numba`, up to :data:`~deepgrad.ops.conv.COMPILED_MAX_WEIGHTS` weights): the same
 values and gradients, without im2col, from a one-byte record per pooled output of where
 its maximum was.
 """
@@ -29,8 +29,16 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
 from ._util import to_tuple
-from .compiled import conv_relu_pool_kernels
-from .conv import check_float, corr_backward, direct_input_grad_ok, gemm, geometry, input_grad_direct
+from .conv import (
+    check_float,
+    corr_backward,
+    direct_grads,
+    direct_input_grad_ok,
+    gemm,
+    geometry,
+    input_grad_direct,
+    small_filter_kernels,
+)
 from .im2col import Lease, chwn, chwn_padded, fits_budget, give, keep_or_give, nchw, row_chunk, take, unpad
 from .pool import first_max_hits
 from .threads import parallel, run_slices, split, threads_for
@@ -52,15 +60,6 @@ def _im2col_pooled(xp, g, p, Hq, Wq, q0, q1):
     return cols
 
 
-#: With numba installed, a stage with at most this many weights (and ``groups=1``) runs as
-#: compiled loops (:mod:`deepgrad.ops.conv_relu_pool_numba`); larger ones run im2col and GEMMs,
-#: which are faster there. Measured on this project's 2-core machine, forward and backward of
-#: a batch of 64 on one thread, compiled / NumPy code: LeNet-5's stages (150 and 2400
-#: weights) 0.27 and 0.65; 3 -> 16 3x3 (432) 0.40; 16 -> 32 3x3 (4608) 1.11; 32 -> 64 3x3
-#: (18432) 1.30.
-COMPILED_MAX_WEIGHTS = 4096
-
-
 class Conv2dReLUMaxPool2d(Function):
     """x (N, C, H, W), weight (C_out, C/groups, kh, kw), bias (C_out,) or None ->
     (N, C_out, Ho // p, Wo // p) = max_pool2d(relu(conv2d(x, weight, bias, ...)), p)."""
@@ -73,8 +72,7 @@ class Conv2dReLUMaxPool2d(Function):
         if Hq < 1 or Wq < 1:
             raise ValueError(f"conv2d_relu_max_pool2d: conv output {g.Ho}x{g.Wo} is smaller than the pooling window {p}")
         dtype = np.result_type(x.dtype, weight.dtype)
-        small = groups == 1 and weight.size <= COMPILED_MAX_WEIGHTS
-        ctx.kern = conv_relu_pool_kernels(dtype) if small else None
+        ctx.kern = small_filter_kernels(weight, groups, dtype)
         if ctx.kern is not None:  # compiled loops (numba installed), for small filter banks
             return _forward_compiled(ctx, x, weight, bias, g, pads, p, Hq, Wq, dtype)
         xp = chwn_padded(x, pads)
@@ -186,7 +184,7 @@ class Conv2dReLUMaxPool2d(Function):
         return dx, dw, db, None, None, None, None, None
 
 
-# ----- the same op as compiled loops (deepgrad/ops/conv_relu_pool_numba.py), when numba is installed -----
+# ----- the same op as compiled loops (deepgrad/ops/conv_numba.py), when numba is installed -----
 def _forward_compiled(ctx, x, weight, bias, g, pads, p, Hq, Wq, dtype):
     """Direct loops instead of im2col and GEMMs: threads split the output channels; the
     backward keeps the padded input (for dW) and, per pooled output, which position of its
@@ -212,27 +210,11 @@ def _backward_compiled(ctx, grad):
     nx, nw, nb = ctx.needs_input_grad[:3]
     kern, g, p, w, arg = ctx.kern, ctx.g, ctx.p, ctx.w, ctx.arg
     Cout, Hq, Wq, N = arg.shape
-    C = ctx.xp_shape[0]
     gq = np.ascontiguousarray(chwn(grad), dtype=w.dtype)
     d = np.empty((Cout, Hq * p, Wq * p, N), dtype=w.dtype)  # the gradient of the conv outputs
     db = np.empty(Cout, dtype=np.float64)
-    dwt = np.empty(w.shape, dtype=w.dtype)
-    xp = ctx.xp.arr if nw else None
-    dxp = np.empty(ctx.xp_shape, dtype=w.dtype) if nx else None
     kern.route(gq, arg, d, db, 0, Cout, p)  # (cheap: one pass over the output gradient)
-    # then one parallel region: thread k does its block of output channels' dW and its block of
-    # input channels' dx (each region costs a thread wake-up: ~50-150 us on a VM)
-    T = threads_for(d.size * C * g.kh * g.kw * (nw + nx))
-    co_parts, c_parts = split(Cout, T), split(C, T)
-
-    def part(k0, k1, _worker):
-        for k in range(k0, k1):
-            if nw and k < len(co_parts):
-                kern.weight_grad(xp, d, dwt, *co_parts[k], g.sh, g.sw, g.dh, g.dw)
-            if nx and k < len(c_parts):
-                kern.input_grad(d, w, dxp, *c_parts[k], g.sh, g.sw, g.dh, g.dw)
-
-    parallel(part, max(len(co_parts), len(c_parts)), T)
+    dxp, dwt = direct_grads(kern, ctx.xp.arr if nw else None, d, w, g, ctx.xp_shape, nx, nw)
     dx = unpad(dxp, ctx.pads, ctx.x_shape) if nx else None
     return dx, (dwt if nw else None), (db.astype(w.dtype) if nb else None), None, None, None, None, None
 

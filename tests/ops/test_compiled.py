@@ -1,7 +1,7 @@
 """The optional compiled kernels (deepgrad/ops/compiled.py, deepgrad/ops/depthwise_numba.py,
-deepgrad/ops/conv_relu_pool_numba.py): the depthwise convolution's and the fused
-conv -> ReLU -> max-pool stage's numba loops against their NumPy code, against finite
-differences and against PyTorch, float32 and float64, one thread and two, with NaN and ties;
+deepgrad/ops/conv_numba.py): the numba loops of the depthwise convolution, of convolutions
+with small filter banks and of the fused conv -> ReLU -> max-pool stage, against their NumPy
+code, against finite differences and against PyTorch, float32 and float64, one thread and two, with NaN and ties;
 and the switches (``DEEPGRAD_KERNELS=numpy``, ``use_compiled``) and the lazy import."""
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def test_environment_variable_turns_the_kernels_off():
     assert out.startswith("False 200.0 numpy (compiled kernels turned off)")
 
 
-# ----- the fused conv -> ReLU -> max-pool stage (deepgrad/ops/conv_relu_pool_numba.py) -----------------------------
+# ----- the fused conv -> ReLU -> max-pool stage (deepgrad/ops/conv_numba.py) ----------------------------------------
 def _run_crp(x0, w0, b0, gy, kw, on: bool, need_x=True):
     """Values and gradients of ``conv2d_relu_max_pool2d``, compiled loops (``on``) or NumPy code."""
     old = compiled.use_compiled(on)
@@ -307,8 +307,8 @@ def test_compiled_conv_relu_pool_nan_as_numpy_code():
 def test_conv_relu_pool_runs_the_numpy_code_where_it_is_faster(monkeypatch):
     """float16, grouped stages and filter banks over COMPILED_MAX_WEIGHTS run the NumPy code
     (the kernels are not called)."""
-    from deepgrad.ops import conv_relu_pool as crp
-    from deepgrad.ops import conv_relu_pool_numba as kern
+    from deepgrad.ops import conv as conv_mod
+    from deepgrad.ops import conv_numba as kern
 
     def fail(*a, **k):
         raise AssertionError("the compiled kernel ran")
@@ -318,7 +318,136 @@ def test_conv_relu_pool_runs_the_numpy_code_where_it_is_faster(monkeypatch):
     F.conv2d_relu_max_pool2d(dg.tensor(rng.standard_normal((1, 2, 6, 6)).astype(np.float16)),
                              dg.tensor(rng.standard_normal((3, 2, 3, 3)).astype(np.float16)))
     F.conv2d_relu_max_pool2d(dg.tensor(rng.standard_normal((1, 4, 6, 6))), dg.tensor(rng.standard_normal((4, 2, 3, 3))), groups=2)
-    big = crp.COMPILED_MAX_WEIGHTS // 9 + 1
+    big = conv_mod.COMPILED_MAX_WEIGHTS // 9 + 1
     F.conv2d_relu_max_pool2d(dg.tensor(rng.standard_normal((1, 1, 6, 6))), dg.tensor(rng.standard_normal((big, 1, 3, 3))))
     with pytest.raises(AssertionError, match="compiled kernel ran"):  # (the patch is in place)
         F.conv2d_relu_max_pool2d(dg.tensor(rng.standard_normal((1, 1, 6, 6))), dg.tensor(rng.standard_normal((2, 1, 3, 3))))
+
+
+# ----- convolutions with small filter banks (deepgrad/ops/conv_numba.py, conv_forward) ---------------------------
+def _run_conv(x0, w0, b0, gy, kw, on: bool, need_x=True, op=F.conv2d):
+    old = compiled.use_compiled(on)
+    try:
+        x, w = dg.tensor(x0, requires_grad=need_x), dg.tensor(w0, requires_grad=True)
+        b = None if b0 is None else dg.tensor(b0, requires_grad=True)
+        y = op(x, w, b, **kw)
+        y.backward(gy)
+        grads = ([np.asarray(x.grad)] if need_x else []) + [np.asarray(w.grad)]
+        return [y.numpy()] + grads + ([] if b is None else [np.asarray(b.grad)])
+    finally:
+        compiled.use_compiled(old)
+
+
+@st.composite
+def conv_cases(draw):
+    k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    stride, dil = (draw(st.integers(1, 3)), draw(st.integers(1, 3))), (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    pad = draw(st.sampled_from(["same", "valid", (0, 0), (1, 2), (2, 1)]))
+    if pad == "same":
+        stride = (1, 1)
+    size = [draw(st.integers(dil[a] * (k[a] - 1) + 1, dil[a] * (k[a] - 1) + 7)) for a in range(2)]
+    return dict(N=draw(st.integers(1, 5)), C=draw(st.integers(1, 4)), Co=draw(st.integers(1, 5)), H=size[0], W=size[1],
+                k=k, kw=dict(stride=stride, padding=pad, dilation=dil), bias=draw(st.booleans()),
+                need_x=draw(st.booleans()), seed=draw(st.integers(0, 2**16)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(conv_cases())
+def test_compiled_conv2d_equals_numpy_code_and_torch(c):
+    """float64: a small filter bank through the compiled loops gives the NumPy code's values and
+    gradients (any kernel, stride, dilation, padding incl. 'same', odd and even channel counts),
+    and PyTorch's where torch is installed."""
+    assert compiled.conv_kernels() is not None
+    rng = np.random.default_rng(c["seed"])
+    x0 = rng.standard_normal((c["N"], c["C"], c["H"], c["W"]))
+    w0 = rng.standard_normal((c["Co"], c["C"]) + c["k"])
+    b0 = rng.standard_normal(c["Co"]) if c["bias"] else None
+    y = F.conv2d(dg.tensor(x0), dg.tensor(w0), **c["kw"])
+    gy = rng.standard_normal(y.shape)
+    got = _run_conv(x0, w0, b0, gy, c["kw"], True, c["need_x"])
+    want = _run_conv(x0, w0, b0, gy, c["kw"], False, c["need_x"])
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+    try:
+        import torch
+    except ImportError:
+        return
+    tx, tw = torch.tensor(x0, requires_grad=c["need_x"]), torch.tensor(w0, requires_grad=True)
+    tb = None if b0 is None else torch.tensor(b0, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, tb, **c["kw"])
+    ty.backward(torch.tensor(gy))
+    ref = [ty.detach().numpy()] + ([tx.grad.numpy()] if c["need_x"] else []) + [tw.grad.numpy()]
+    for a, b in zip(got, ref + ([] if tb is None else [tb.grad.numpy()])):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=(2, 1), padding=(0, 2), dilation=(1, 2)), dict(padding="same", dilation=2)])
+def test_compiled_conv2d_gradcheck(kw):
+    """Finite differences (float64) through the compiled convolution (three output channels: a
+    pair and a single; five input channels: a block of four and one in the input gradient)."""
+    rng = np.random.default_rng(12)
+    x = dg.tensor(rng.standard_normal((2, 5, 6, 5)), requires_grad=True)
+    w = dg.tensor(rng.standard_normal((3, 5, 3, 2)), requires_grad=True)
+    b = dg.tensor(rng.standard_normal(3), requires_grad=True)
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), x, w, b).passed
+
+
+def test_compiled_conv2d_catches_a_wrong_gradient(monkeypatch):
+    """The checks above can fail: an input gradient that loses one input channel is caught."""
+    from deepgrad.ops import conv as conv_mod
+
+    real = conv_mod.direct_grads
+
+    def broken(*a, **k):
+        dxp, dw = real(*a, **k)
+        if dxp is not None:
+            dxp[-1] = 0
+        return dxp, dw
+
+    monkeypatch.setattr(conv_mod, "direct_grads", broken)
+    rng = np.random.default_rng(13)
+    x = dg.tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = dg.tensor(rng.standard_normal((2, 3, 3, 3)), requires_grad=True)
+    assert not gradcheck(lambda x, w: F.conv2d(x, w, padding=1), x, w).passed
+
+
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_compiled_conv2d_lenet_sizes_float32_threads(nthreads, monkeypatch):
+    """float32, LeNet-5's two convolutions at batch 64 as separate layers, split over threads: the
+    same as the NumPy code (to float rounding) and, where torch is installed, as PyTorch."""
+    monkeypatch.setattr(threads, "PARALLEL_MIN_BYTES", 0)
+    old = dg.get_num_threads()
+    dg.set_num_threads(nthreads)
+    rng = np.random.default_rng(14)
+    try:
+        for x_shape, w_shape, pad in [((64, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0)]:
+            x0 = rng.standard_normal(x_shape).astype(np.float32)
+            w0 = (rng.standard_normal(w_shape) / 5).astype(np.float32)
+            b0 = rng.standard_normal(w_shape[0]).astype(np.float32)
+            H = x_shape[2] + 2 * pad - 4
+            gy = rng.standard_normal((x_shape[0], w_shape[0], H, H)).astype(np.float32)
+            got = _run_conv(x0, w0, b0, gy, dict(padding=pad), True)
+            want = _run_conv(x0, w0, b0, gy, dict(padding=pad), False)
+            for a, b in zip(got, want):
+                assert a.dtype == np.float32
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+            torch = pytest.importorskip("torch")
+            tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x0, w0, b0))
+            ty = torch.nn.functional.conv2d(tx, tw, tb, padding=pad)
+            ty.backward(torch.tensor(gy))
+            for a, b in zip(got, [ty.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()]):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+    finally:
+        dg.set_num_threads(old)
+
+
+def test_compiled_conv1d_equals_numpy_code():
+    """conv1d goes through conv2d: a small 1-D filter bank (a text CNN's) runs the compiled loops."""
+    rng = np.random.default_rng(15)
+    x0, w0, b0 = rng.standard_normal((4, 3, 17)), rng.standard_normal((5, 3, 4)), rng.standard_normal(5)
+    for kw in (dict(padding=2), dict(stride=2, dilation=2)):
+        gy = rng.standard_normal(F.conv1d(dg.tensor(x0), dg.tensor(w0), **kw).shape)
+        got = _run_conv(x0, w0, b0, gy, kw, True, op=F.conv1d)
+        want = _run_conv(x0, w0, b0, gy, kw, False, op=F.conv1d)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)

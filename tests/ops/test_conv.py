@@ -1,5 +1,9 @@
 """conv2d / conv1d / conv_transpose2d: values and gradients against PyTorch (float64,
-hypothesis-generated geometries) and against finite differences (no torch needed)."""
+hypothesis-generated geometries) and against finite differences (no torch needed).
+
+These tests run the NumPy code (im2col and GEMMs, the depthwise einsum): the compiled
+kernels, which small filter banks and depthwise convolutions use when numba is installed,
+are turned off here and tested in test_compiled.py, against this code and against PyTorch."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,6 +16,11 @@ import deepgrad.nn.functional as F
 from deepgrad.check import gradcheck
 from deepgrad.ops import compiled
 from deepgrad.ops import im2col as im2col_mod
+
+
+@pytest.fixture(autouse=True)
+def numpy_code(monkeypatch):
+    monkeypatch.setattr(compiled, "_enabled", False)
 
 
 def _t(a, grad=True):

@@ -1,9 +1,12 @@
-"""The fused conv -> ReLU -> max-pool stage (LeNet's, VGG's) as compiled loops: forward and backward.
+"""Direct convolution for small filter banks, and the fused conv -> ReLU -> max-pool stage
+(LeNet's), as compiled loops: forward and backward.
 
 Loaded by :mod:`deepgrad.ops.compiled` only when numba is installed (``pip install
-deepgrad[fast]``); otherwise the NumPy code in :mod:`deepgrad.ops.conv_relu_pool` (im2col and
-GEMMs) runs, and both are checked against each other and against finite differences
-(tests/ops/test_compiled.py).
+deepgrad[fast]``); otherwise the NumPy code in :mod:`deepgrad.ops.conv` and
+:mod:`deepgrad.ops.conv_relu_pool` (im2col and GEMMs) runs, and both are checked against each
+other and against finite differences (tests/ops/test_compiled.py). ``Conv2d`` and
+``Conv2dReLUMaxPool2d`` use these loops for ``groups=1`` and at most
+:data:`~deepgrad.ops.conv.COMPILED_MAX_WEIGHTS` weights, where they are faster than GEMMs.
 
 Why compiled: LeNet's convolutions have few channels (1 -> 6, 6 -> 16), so their GEMMs are
 thin (6 or 16 rows) and run far from BLAS's peak, while the im2col copies, the pooling and
@@ -12,25 +15,29 @@ definitions written out, in the layout the convolutions here keep (channels, row
 columns, batch innermost), so every innermost loop runs over the batch: contiguous, and
 vectorized by the compiler. ``xp`` is the zero-padded input (C, Hp, Wp, N); ``p`` the pool.
 
-    forward   conv[co, i, j, n] = sum_{c, ki, kj} w[co, c, ki, kj] * xp[c, i*sh + ki*dh, j*sw + kj*dw, n]
-              out[co, iq, jq, n] = max(0, b[co] + max_{pi, pj < p} conv[co, p*iq + pi, p*jq + pj, n])
+    conv      conv[co, i, j, n] = sum_{c, ki, kj} w[co, c, ki, kj] * xp[c, i*sh + ki*dh, j*sw + kj*dw, n]
+    pool      out[co, iq, jq, n] = max(0, b[co] + max_{pi, pj < p} conv[co, p*iq + pi, p*jq + pj, n])
               arg[co, iq, jq, n] = pi*p + pj of the first maximum, or 255 where out is not > 0
     route     d[co, i, j, n] = grad[co, i//p, j//p, n] where (i, j) is that window's arg, else 0;
               db[co] = sum of grad where arg != 255
     weights   dw[co, c, ki, kj] = sum_{i, j, n} d[co, i, j, n] * xp[c, i*sh + ki*dh, j*sw + kj*dw, n]
     input     dxp[c, i*sh + ki*dh, j*sw + kj*dw, n] += w[co, c, ki, kj] * d[co, i, j, n]
 
+(``d`` is the gradient of the conv output: the routed one after a pool, the output's
+gradient for a plain convolution.)
+
 With stride 1 (LeNet's, VGG's), a conv output row's pixels read one contiguous stretch of an
 input row for each tap, so the loops run over whole rows (``Wo*N`` numbers at a time, the
 row flattened); other strides go pixel by pixel. Each pass over a row does several taps and
-two output channels at once, so that a number loaded from memory feeds several
-multiply-adds (measured on LeNet-5's second convolution: the weight gradient at 23 G
-multiply-adds a second, against 8 one tap and one channel at a time, and 20 for OpenBLAS's
-GEMM on its im2col matrix).
+two output channels at once (four in the input gradient), so that a number loaded from
+memory feeds several multiply-adds (measured on LeNet-5's second convolution: the weight
+gradient at 20-23 G multiply-adds a second on one core, against 8 one tap and one channel at
+a time, and 20 for OpenBLAS's GEMM on its im2col matrix).
 
-Each call does a block of output channels (forward, route, weights) or of input channels
+Each call does a block of output channels (conv, pool, route, weights) or of input channels
 (input), so threads (:func:`deepgrad.ops.threads.parallel`) split channels and never write
-the same memory; ``nogil`` lets them run at once. The weight gradient is summed in float64.
+the same memory; ``nogil`` lets them run at once. The weight gradient is summed in float64
+across rows.
 """
 from __future__ import annotations
 
@@ -147,6 +154,25 @@ def forward(xp, w, b, out, arg, co0, co1, p, sh, sw, dh, dw):  # pragma: no cove
             _pool_row(rows[0], b[co], out[co, iq], arg[co, iq])
             if two:
                 _pool_row(rows[1], b[c1], out[c1, iq], arg[c1, iq])
+
+
+@njit(nogil=True, fastmath=_FM, cache=True)
+def conv_forward(xp, w, out, co0, co1, sh, sw, dh, dw):  # pragma: no cover (compiled; tested via the op)
+    """A plain convolution (no bias): fills output channels [co0, co1) of ``out`` (Co, Ho, Wo, N),
+    two at a time, row by row."""
+    C, _, _, N = xp.shape
+    kh = w.shape[2]
+    _, Ho, _, _ = out.shape
+    for co in range(co0, co1, 2):
+        two = co + 1 < co1
+        c1 = co + 1 if two else co
+        for i in range(Ho):
+            r0, r1 = out[co, i].ravel(), out[c1, i].ravel()
+            r0[:] = 0
+            r1[:] = 0
+            for c in range(C):
+                for ki in range(kh):
+                    _add_row_taps(r0, r1, xp, c, i * sh + ki * dh, w[co, c, ki], w[c1, c, ki], two, sw, dw, N)
 
 
 @njit(nogil=True, fastmath=_FM_SUM, cache=True)
