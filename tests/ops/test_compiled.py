@@ -179,18 +179,22 @@ def test_environment_variable_turns_the_kernels_off():
 
 
 # ----- the fused conv -> ReLU -> max-pool stage (deepgrad/ops/conv_numba.py) ----------------------------------------
-def _run_crp(x0, w0, b0, gy, kw, on: bool, need_x=True):
-    """Values and gradients of ``conv2d_relu_max_pool2d``, compiled loops (``on``) or NumPy code."""
+def _run_conv(x0, w0, b0, gy, kw, on: bool, need_x=True, op=F.conv2d):
+    """Values and gradients of ``op`` (a convolution), compiled loops (``on``) or NumPy code."""
     old = compiled.use_compiled(on)
     try:
         x, w = dg.tensor(x0, requires_grad=need_x), dg.tensor(w0, requires_grad=True)
         b = None if b0 is None else dg.tensor(b0, requires_grad=True)
-        y = F.conv2d_relu_max_pool2d(x, w, b, **kw)
+        y = op(x, w, b, **kw)
         y.backward(gy)
         grads = ([np.asarray(x.grad)] if need_x else []) + [np.asarray(w.grad)]
         return [y.numpy()] + grads + ([] if b is None else [np.asarray(b.grad)])
     finally:
         compiled.use_compiled(old)
+
+
+def _run_crp(x0, w0, b0, gy, kw, on: bool, need_x=True):
+    return _run_conv(x0, w0, b0, gy, kw, on, need_x, op=F.conv2d_relu_max_pool2d)
 
 
 @st.composite
@@ -258,37 +262,6 @@ def test_compiled_conv_relu_pool_catches_a_wrong_gradient(monkeypatch):
     assert not gradcheck(lambda x, w: F.conv2d_relu_max_pool2d(x, w, padding=1), x, w).passed
 
 
-@pytest.mark.parametrize("nthreads", [1, 2])
-def test_compiled_lenet_stages_float32_threads(nthreads, monkeypatch):
-    """float32, LeNet-5's two stages at batch 64, split over threads: the same as the NumPy code
-    (to float rounding) and, where torch is installed, as PyTorch's three ops."""
-    monkeypatch.setattr(threads, "PARALLEL_MIN_BYTES", 0)
-    old = dg.get_num_threads()
-    dg.set_num_threads(nthreads)
-    rng = np.random.default_rng(9)
-    stages = [((64, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0)]
-    try:
-        for x_shape, w_shape, pad in stages:
-            x0 = rng.standard_normal(x_shape).astype(np.float32)
-            w0 = (rng.standard_normal(w_shape) / 5).astype(np.float32)
-            b0 = (rng.standard_normal(w_shape[0]) / 5).astype(np.float32)
-            gy = rng.standard_normal((x_shape[0], w_shape[0], (x_shape[2] + 2 * pad - 4) // 2,
-                                      (x_shape[3] + 2 * pad - 4) // 2)).astype(np.float32)
-            got = _run_crp(x0, w0, b0, gy, dict(padding=pad), True)
-            want = _run_crp(x0, w0, b0, gy, dict(padding=pad), False)
-            for a, b in zip(got, want):
-                assert a.dtype == np.float32
-                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
-            torch = pytest.importorskip("torch")
-            tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x0, w0, b0))
-            ty = torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.conv2d(tx, tw, tb, padding=pad)), 2)
-            ty.backward(torch.tensor(gy))
-            for a, b in zip(got, [ty.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()]):
-                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
-    finally:
-        dg.set_num_threads(old)
-
-
 def test_compiled_conv_relu_pool_nan_as_numpy_code():
     """A NaN in the input reaches the output where the NumPy code puts it (the kernels assume
     no NaN away), and the gradients agree, NaN for NaN."""
@@ -325,19 +298,6 @@ def test_conv_relu_pool_runs_the_numpy_code_where_it_is_faster(monkeypatch):
 
 
 # ----- convolutions with small filter banks (deepgrad/ops/conv_numba.py, conv_forward) ---------------------------
-def _run_conv(x0, w0, b0, gy, kw, on: bool, need_x=True, op=F.conv2d):
-    old = compiled.use_compiled(on)
-    try:
-        x, w = dg.tensor(x0, requires_grad=need_x), dg.tensor(w0, requires_grad=True)
-        b = None if b0 is None else dg.tensor(b0, requires_grad=True)
-        y = op(x, w, b, **kw)
-        y.backward(gy)
-        grads = ([np.asarray(x.grad)] if need_x else []) + [np.asarray(w.grad)]
-        return [y.numpy()] + grads + ([] if b is None else [np.asarray(b.grad)])
-    finally:
-        compiled.use_compiled(old)
-
-
 @st.composite
 def conv_cases(draw):
     k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
@@ -411,29 +371,34 @@ def test_compiled_conv2d_catches_a_wrong_gradient(monkeypatch):
     assert not gradcheck(lambda x, w: F.conv2d(x, w, padding=1), x, w).passed
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("nthreads", [1, 2])
-def test_compiled_conv2d_lenet_sizes_float32_threads(nthreads, monkeypatch):
-    """float32, LeNet-5's two convolutions at batch 64 as separate layers, split over threads: the
-    same as the NumPy code (to float rounding) and, where torch is installed, as PyTorch."""
+def test_compiled_lenet_convolutions_float32_threads(fused, nthreads, monkeypatch):
+    """float32, LeNet-5's two convolutions at batch 64, as fused conv-ReLU-pool stages or as
+    separate conv layers, split over threads: the same as the NumPy code (to float rounding)
+    and, where torch is installed, as PyTorch."""
     monkeypatch.setattr(threads, "PARALLEL_MIN_BYTES", 0)
     old = dg.get_num_threads()
     dg.set_num_threads(nthreads)
-    rng = np.random.default_rng(14)
+    run = _run_crp if fused else _run_conv
+    rng = np.random.default_rng(9)
     try:
         for x_shape, w_shape, pad in [((64, 1, 28, 28), (6, 1, 5, 5), 2), ((64, 6, 14, 14), (16, 6, 5, 5), 0)]:
             x0 = rng.standard_normal(x_shape).astype(np.float32)
             w0 = (rng.standard_normal(w_shape) / 5).astype(np.float32)
-            b0 = rng.standard_normal(w_shape[0]).astype(np.float32)
-            H = x_shape[2] + 2 * pad - 4
+            b0 = (rng.standard_normal(w_shape[0]) / 5).astype(np.float32)
+            H = (x_shape[2] + 2 * pad - 4) // (2 if fused else 1)
             gy = rng.standard_normal((x_shape[0], w_shape[0], H, H)).astype(np.float32)
-            got = _run_conv(x0, w0, b0, gy, dict(padding=pad), True)
-            want = _run_conv(x0, w0, b0, gy, dict(padding=pad), False)
+            got = run(x0, w0, b0, gy, dict(padding=pad), True)
+            want = run(x0, w0, b0, gy, dict(padding=pad), False)
             for a, b in zip(got, want):
                 assert a.dtype == np.float32
                 np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
             torch = pytest.importorskip("torch")
             tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x0, w0, b0))
             ty = torch.nn.functional.conv2d(tx, tw, tb, padding=pad)
+            if fused:
+                ty = torch.nn.functional.max_pool2d(torch.relu(ty), 2)
             ty.backward(torch.tensor(gy))
             for a, b in zip(got, [ty.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()]):
                 np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
