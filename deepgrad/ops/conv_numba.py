@@ -52,12 +52,10 @@ _FM_SUM = {"contract", "reassoc"}
 NO_ARG = np.uint8(255)  # arg where the ReLU is closed: no gradient flows back
 
 
+@njit(nogil=True, cache=True, inline="always")
 def _taps(xr, kj, dw, N, L):  # pragma: no cover (inlined into the compiled loops)
     """The stretch of a flattened input row that tap ``kj`` reads along a stride-1 conv output row."""
     return xr[kj * dw * N : kj * dw * N + L]
-
-
-_taps = njit(nogil=True, cache=True, inline="always")(_taps)
 
 
 @njit(nogil=True, fastmath=_FM, cache=True)
