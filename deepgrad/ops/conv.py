@@ -28,7 +28,7 @@ With numba installed, two kinds of convolution run as compiled loops instead (sa
 arguments, same results up to the order of additions; :mod:`deepgrad.ops.compiled`):
 depthwise ones (``_depthwise_forward_compiled``) and small filter banks, ``groups=1`` and
 at most :data:`COMPILED_MAX_WEIGHTS` weights (LeNet's; ``direct_forward``), whose GEMMs
-would be only a few rows high.
+would be only a few rows high, for batches where that is faster (:func:`small_filter_kernels`).
 """
 from __future__ import annotations
 
@@ -239,11 +239,23 @@ def input_grad_direct(gout: np.ndarray, w3: np.ndarray, g: Geometry, pads, x_sha
 #: (150 and 2400 weights) 0.27 and 0.65; 3 -> 16 3x3 (432) 0.40; 16 -> 32 3x3 (4608) 1.11;
 #: 32 -> 64 3x3 (18432) 1.30.
 COMPILED_MAX_WEIGHTS = 4096
+#: ... and a batch of at least this many (the loops run along rows of ``Wo*N`` numbers: short
+#: rows are mostly loop overhead), or of at least 4 when each output reads at most
+#: COMPILED_SMALL_FILTER inputs (``C_in*kh*kw``: 1- or 3-channel images), where im2col+GEMM is
+#: weakest. Measured, conv2d forward and backward on one thread, compiled / NumPy code: batch
+#: 4, 16 -> 16 3x3 at 32x32: 2.34; batch 8, 6 -> 16 5x5 at 14x14: 1.64; batch 64, the same:
+#: 0.73; batch 64, 16 -> 16 3x3 at 14x14: 0.78; batch 4, 3 -> 8 3x3 at 64x64: 0.69; batch 8,
+#: 1 -> 6 5x5 at 28x28: 0.71; batch 1, 3 -> 16 3x3 at 128x128: 1.12.
+COMPILED_MIN_BATCH = 16
+COMPILED_SMALL_FILTER = 32
 
 
-def small_filter_kernels(weight: np.ndarray, groups: int, dtype):
-    """The compiled direct-convolution kernels for this filter bank, or None (NumPy code)."""
+def small_filter_kernels(weight: np.ndarray, groups: int, dtype, batch: int):
+    """The compiled direct-convolution kernels for this filter bank and batch size, or None (the
+    NumPy code is faster there, or numba is missing)."""
     if groups != 1 or weight.size > COMPILED_MAX_WEIGHTS:
+        return None
+    if batch < COMPILED_MIN_BATCH and not (batch >= 4 and weight[0].size <= COMPILED_SMALL_FILTER):
         return None
     return conv_kernels(dtype)
 
@@ -496,7 +508,7 @@ class Conv2d(Function):
         ctx.depthwise = _is_depthwise(groups, x.shape, weight.shape)
         dtype = np.result_type(x.dtype, weight.dtype)
         ctx.kern = depthwise_kernels(dtype=dtype) if ctx.depthwise else None
-        ctx.direct = None if ctx.depthwise else small_filter_kernels(weight, groups, dtype)
+        ctx.direct = None if ctx.depthwise else small_filter_kernels(weight, groups, dtype, x.shape[0])
         ctx.cols = ctx.xp = ctx.xc = None
         if ctx.kern is not None:  # compiled loops (numba installed): any stride, dilation, padding
             out, xc = _depthwise_forward_compiled(ctx.kern, x, w3.reshape(-1, g.kh, g.kw), g, pads)

@@ -6,7 +6,8 @@ deepgrad[fast]``); otherwise the NumPy code in :mod:`deepgrad.ops.conv` and
 :mod:`deepgrad.ops.conv_relu_pool` (im2col and GEMMs) runs, and both are checked against each
 other and against finite differences (tests/ops/test_compiled.py). ``Conv2d`` and
 ``Conv2dReLUMaxPool2d`` use these loops for ``groups=1`` and at most
-:data:`~deepgrad.ops.conv.COMPILED_MAX_WEIGHTS` weights, where they are faster than GEMMs.
+:data:`~deepgrad.ops.conv.COMPILED_MAX_WEIGHTS` weights, on batches where they are faster than
+GEMMs (:func:`deepgrad.ops.conv.small_filter_kernels`).
 
 Why compiled: LeNet's convolutions have few channels (1 -> 6, 6 -> 16), so their GEMMs are
 thin (6 or 16 rows) and run far from BLAS's peak, while the im2col copies, the pooling and

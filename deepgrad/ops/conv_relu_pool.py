@@ -72,7 +72,7 @@ class Conv2dReLUMaxPool2d(Function):
         if Hq < 1 or Wq < 1:
             raise ValueError(f"conv2d_relu_max_pool2d: conv output {g.Ho}x{g.Wo} is smaller than the pooling window {p}")
         dtype = np.result_type(x.dtype, weight.dtype)
-        ctx.kern = small_filter_kernels(weight, groups, dtype)
+        ctx.kern = small_filter_kernels(weight, groups, dtype, x.shape[0])
         if ctx.kern is not None:  # compiled loops (numba installed), for small filter banks
             return _forward_compiled(ctx, x, weight, bias, g, pads, p, Hq, Wq, dtype)
         xp = chwn_padded(x, pads)

@@ -22,6 +22,15 @@ from deepgrad.ops import compiled, threads
 numba = pytest.importorskip("numba", reason="the compiled kernels need numba (pip install deepgrad[fast])")
 
 
+@pytest.fixture(autouse=True)
+def any_batch(monkeypatch):
+    """Small filter banks take the compiled loops whatever the batch size, so that these tests'
+    small batches test them (the batch rule itself is tested below)."""
+    from deepgrad.ops import conv as conv_mod
+
+    monkeypatch.setattr(conv_mod, "COMPILED_MIN_BATCH", 1)
+
+
 @pytest.fixture
 def numpy_only():
     old = compiled.use_compiled(False)
@@ -278,8 +287,9 @@ def test_compiled_conv_relu_pool_nan_as_numpy_code():
 
 
 def test_conv_relu_pool_runs_the_numpy_code_where_it_is_faster(monkeypatch):
-    """float16, grouped stages and filter banks over COMPILED_MAX_WEIGHTS run the NumPy code
-    (the kernels are not called)."""
+    """float16, grouped stages, filter banks over COMPILED_MAX_WEIGHTS and, with the default batch
+    rule, small batches of more than a few input channels run the NumPy code (the kernels are
+    not called); a large batch, or a small one of a 1-channel image, runs the kernels."""
     from deepgrad.ops import conv as conv_mod
     from deepgrad.ops import conv_numba as kern
 
@@ -295,6 +305,15 @@ def test_conv_relu_pool_runs_the_numpy_code_where_it_is_faster(monkeypatch):
     F.conv2d_relu_max_pool2d(dg.tensor(rng.standard_normal((1, 1, 6, 6))), dg.tensor(rng.standard_normal((big, 1, 3, 3))))
     with pytest.raises(AssertionError, match="compiled kernel ran"):  # (the patch is in place)
         F.conv2d_relu_max_pool2d(dg.tensor(rng.standard_normal((1, 1, 6, 6))), dg.tensor(rng.standard_normal((2, 1, 3, 3))))
+    monkeypatch.setattr(conv_mod, "COMPILED_MIN_BATCH", 16)  # the default rule
+    monkeypatch.setattr(kern, "conv_forward", fail)
+    w6 = dg.tensor(rng.standard_normal((4, 6, 3, 3)))
+    for conv in (F.conv2d, F.conv2d_relu_max_pool2d):
+        conv(dg.tensor(rng.standard_normal((8, 6, 6, 6))), w6)  # 8 images of 6 channels: NumPy code
+        with pytest.raises(AssertionError, match="compiled kernel ran"):
+            conv(dg.tensor(rng.standard_normal((16, 6, 6, 6))), w6)  # 16 images: the kernels
+        with pytest.raises(AssertionError, match="compiled kernel ran"):
+            conv(dg.tensor(rng.standard_normal((4, 1, 6, 6))), dg.tensor(rng.standard_normal((4, 1, 3, 3))))
 
 
 # ----- convolutions with small filter banks (deepgrad/ops/conv_numba.py, conv_forward) ---------------------------

@@ -10,6 +10,7 @@ import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad.check import gradcheck
 from deepgrad.ops import compiled
+from deepgrad.ops import conv as conv_mod
 from deepgrad.ops import im2col as im2col_mod
 
 
@@ -45,6 +46,7 @@ def test_fused_equals_conv_relu_pool(case, code, monkeypatch):
     if code == "compiled":
         if compiled.conv_relu_pool_kernels() is None:
             pytest.skip("the compiled kernels need numba (pip install deepgrad[fast])")
+        monkeypatch.setattr(conv_mod, "COMPILED_MIN_BATCH", 1)  # (these batches are small)
     else:
         monkeypatch.setattr(compiled, "_enabled", False)
     if code == "numpy-chunked":
@@ -59,6 +61,8 @@ def test_fused_gradcheck(code, monkeypatch):
         monkeypatch.setattr(compiled, "_enabled", False)
     elif compiled.conv_relu_pool_kernels() is None:
         pytest.skip("the compiled kernels need numba (pip install deepgrad[fast])")
+    else:
+        monkeypatch.setattr(conv_mod, "COMPILED_MIN_BATCH", 1)
     rng = np.random.default_rng(0)
     x, w, b = (dg.tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 2, 8, 8), (3, 2, 3, 3), (3,)))
     b.data += 0.5

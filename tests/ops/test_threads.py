@@ -10,6 +10,7 @@ import pytest
 
 import deepgrad as dg
 from deepgrad.ops import compiled, threads
+from deepgrad.ops import conv as conv_mod
 
 threadpoolctl = pytest.importorskip("threadpoolctl", reason="threads are only used with threadpoolctl (train extra)")
 
@@ -164,6 +165,8 @@ def test_conv2d_same_with_one_and_two_threads(restore_threads, x_shape, w_shape,
 def test_conv_relu_pool_same_with_one_and_two_threads(restore_threads, numpy_code, monkeypatch):
     if numpy_code:
         monkeypatch.setattr(compiled, "_enabled", False)
+    else:  # (small batches take the compiled loops too)
+        monkeypatch.setattr(conv_mod, "COMPILED_MIN_BATCH", 1)
     x = rng.standard_normal((64, 3, 28, 28)).astype(np.float32)
     w = (rng.standard_normal((8, 3, 5, 5)) * 0.2).astype(np.float32)
     b = rng.standard_normal(8).astype(np.float32)
@@ -240,6 +243,8 @@ def test_conv_relu_pool_and_batch_norm_gradcheck_with_threads(forced_threads, nu
 
     if numpy_code:
         monkeypatch.setattr(compiled, "_enabled", False)
+    else:  # (small batches take the compiled loops too)
+        monkeypatch.setattr(conv_mod, "COMPILED_MIN_BATCH", 1)
 
     rng = np.random.default_rng(0)
     x, w, b = _t64(rng, (2, 2, 8, 8)), _t64(rng, (3, 2, 3, 3)), _t64(rng, (3,))

@@ -14,7 +14,7 @@ def test_conv_benchmark_reports_times_ratios_and_memory(capsys):
     spec = importlib.util.spec_from_file_location("bench_conv", SCRIPT)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    report = mod.main(["--steps", "1", "--warmup", "0", "--models", "user_resnet,depthwise"])
+    report = mod.main(["--steps", "1", "--warmup", "0", "--rounds", "1", "--models", "user_resnet,depthwise"])
     assert report["kernels"].startswith(("numba", "numpy"))  # which depthwise code ran is in the report
     row = report["models"]["user_resnet"]
     assert row["deepgrad_step_ms_median"] > 0 and row["deepgrad_peak_mib_tracemalloc"] > 0
