@@ -260,22 +260,27 @@ def small_filter_kernels(weight: np.ndarray, groups: int, dtype, batch: int):
     return conv_kernels(dtype)
 
 
-def direct_forward(kern, x: np.ndarray, weight: np.ndarray, g: Geometry, pads, dtype):
-    """``(out (C_out, Ho, Wo, N) without bias, xp, w)``: the convolution as compiled loops,
-    threads splitting the output channels; ``xp`` is the padded input (C, Hp, Wp, N) and ``w``
-    the contiguous weight, both in ``dtype``, for the backward."""
+def direct_operands(x: np.ndarray, weight: np.ndarray, pads, dtype):
+    """``(xp, w)`` for the compiled loops: the padded input (C, Hp, Wp, N) and the contiguous
+    weight, both in ``dtype`` (the backward keeps them)."""
     xp = chwn_padded(x, pads)
     if xp.dtype != dtype:
         xp = xp.astype(dtype)
-    w = np.ascontiguousarray(weight, dtype=dtype)
+    return xp, np.ascontiguousarray(weight, dtype=dtype)
+
+
+def direct_forward(kern, x: np.ndarray, weight: np.ndarray, g: Geometry, pads, dtype):
+    """``(out (C_out, Ho, Wo, N) without bias, xp, w)``: the convolution as compiled loops,
+    threads splitting the output channels (``xp``, ``w``: :func:`direct_operands`)."""
+    xp, w = direct_operands(x, weight, pads, dtype)
     out = np.empty((w.shape[0], g.Ho, g.Wo, xp.shape[3]), dtype=dtype)
     parallel(lambda a, b, _k: kern.conv_forward(xp, w, out, a, b, g.sh, g.sw, g.dh, g.dw), w.shape[0],
              threads_for(out.size * w[0].size))
     return out, xp, w
 
 
-def direct_grads(kern, xp, d: np.ndarray, w: np.ndarray, g: Geometry, xp_shape, nx: bool, nw: bool):
-    """``(dxp or None, dw or None)`` from ``d`` (C_out, Ho', Wo', N), the gradient of the conv
+def direct_grads(kern, xp, d: np.ndarray, w: np.ndarray, g: Geometry, xp_shape, pads, x_shape, nx: bool, nw: bool):
+    """``(dx or None, dw or None)`` from ``d`` (C_out, Ho', Wo', N), the gradient of the conv
     output (rows and columns past Ho', Wo' get none), as compiled loops in one parallel region:
     thread k does its block of output channels' dW and its block of input channels' dx (each
     region costs a thread wake-up, ~50-150 us on a VM)."""
@@ -293,7 +298,7 @@ def direct_grads(kern, xp, d: np.ndarray, w: np.ndarray, g: Geometry, xp_shape, 
                 kern.input_grad(d, w, dxp, *c_parts[k], g.sh, g.sw, g.dh, g.dw)
 
     parallel(part, max(len(co_parts), len(c_parts)), T)
-    return dxp, dwt
+    return (None if dxp is None else unpad(dxp, pads, x_shape)), dwt
 
 
 # ----- depthwise convolution (groups == C_in == C_out: MobileNet) -----------------------------------
@@ -543,8 +548,7 @@ class Conv2d(Function):
             dx = None if dxc is None else nchw(dxc)
         elif ctx.direct is not None:
             d = np.ascontiguousarray(gout, dtype=ctx.w4.dtype)
-            dxp, dw = direct_grads(ctx.direct, xp, d, ctx.w4, ctx.g, ctx.xp_shape, nx, nw)
-            dx = unpad(dxp, ctx.pads, ctx.x_shape) if nx else None
+            dx, dw = direct_grads(ctx.direct, xp, d, ctx.w4, ctx.g, ctx.xp_shape, ctx.pads, ctx.x_shape, nx, nw)
         else:
             direct = False
             if ctx.depthwise:

@@ -34,6 +34,7 @@ from .conv import (
     corr_backward,
     direct_grads,
     direct_input_grad_ok,
+    direct_operands,
     gemm,
     geometry,
     input_grad_direct,
@@ -190,12 +191,9 @@ def _forward_compiled(ctx, x, weight, bias, g, pads, p, Hq, Wq, dtype):
     backward keeps the padded input (for dW) and, per pooled output, which position of its
     window was the maximum (one byte; 255 where the ReLU is closed)."""
     kern = ctx.kern
-    xp = chwn_padded(x, pads)
-    if xp.dtype != dtype:
-        xp = xp.astype(dtype)
+    xp, w = direct_operands(x, weight, pads, dtype)
     C, _, _, N = xp.shape
-    Cout = weight.shape[0]
-    w = np.ascontiguousarray(weight, dtype=dtype)
+    Cout = w.shape[0]
     b = np.zeros(Cout, dtype=dtype) if bias is None else np.ascontiguousarray(bias, dtype=dtype)
     out = np.empty((Cout, Hq, Wq, N), dtype=dtype)
     arg = np.empty((Cout, Hq, Wq, N), dtype=np.uint8)
@@ -214,8 +212,7 @@ def _backward_compiled(ctx, grad):
     d = np.empty((Cout, Hq * p, Wq * p, N), dtype=w.dtype)  # the gradient of the conv outputs
     db = np.empty(Cout, dtype=np.float64)
     kern.route(gq, arg, d, db, 0, Cout, p)  # (cheap: one pass over the output gradient)
-    dxp, dwt = direct_grads(kern, ctx.xp.arr if nw else None, d, w, g, ctx.xp_shape, nx, nw)
-    dx = unpad(dxp, ctx.pads, ctx.x_shape) if nx else None
+    dx, dwt = direct_grads(kern, ctx.xp.arr if nw else None, d, w, g, ctx.xp_shape, ctx.pads, ctx.x_shape, nx, nw)
     return dx, (dwt if nw else None), (db.astype(w.dtype) if nb else None), None, None, None, None, None
 
 

@@ -161,12 +161,16 @@ def test_conv2d_same_with_one_and_two_threads(restore_threads, x_shape, w_shape,
     _same_with_threads(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("numpy_code", [False, True])
-def test_conv_relu_pool_same_with_one_and_two_threads(restore_threads, numpy_code, monkeypatch):
-    if numpy_code:
+@pytest.fixture(params=["compiled", "numpy_code"])
+def conv_code(request, monkeypatch):
+    """The convolutions' compiled loops (small batches included), or their NumPy code."""
+    if request.param == "numpy_code":
         monkeypatch.setattr(compiled, "_enabled", False)
-    else:  # (small batches take the compiled loops too)
+    else:
         monkeypatch.setattr(conv_mod, "COMPILED_MIN_BATCH", 1)
+
+
+def test_conv_relu_pool_same_with_one_and_two_threads(restore_threads, conv_code):
     x = rng.standard_normal((64, 3, 28, 28)).astype(np.float32)
     w = (rng.standard_normal((8, 3, 5, 5)) * 0.2).astype(np.float32)
     b = rng.standard_normal(8).astype(np.float32)
@@ -237,14 +241,9 @@ def test_conv2d_gradcheck_with_threads(forced_threads, kw, monkeypatch):
     assert report.passed, report.failed
 
 
-@pytest.mark.parametrize("numpy_code", [False, True])
-def test_conv_relu_pool_and_batch_norm_gradcheck_with_threads(forced_threads, numpy_code, monkeypatch):
+def test_conv_relu_pool_and_batch_norm_gradcheck_with_threads(forced_threads, conv_code):
     from deepgrad.check import gradcheck
 
-    if numpy_code:
-        monkeypatch.setattr(compiled, "_enabled", False)
-    else:  # (small batches take the compiled loops too)
-        monkeypatch.setattr(conv_mod, "COMPILED_MIN_BATCH", 1)
 
     rng = np.random.default_rng(0)
     x, w, b = _t64(rng, (2, 2, 8, 8)), _t64(rng, (3, 2, 3, 3)), _t64(rng, (3,))
